@@ -1,0 +1,68 @@
+# Makefile - builds the slate programs into bin/, runs the tests and the demo
+
+PREFIX ?= /usr/local
+PKG_CONFIG ?= pkg-config
+BATS ?= bats
+
+# Debian 12 ships msgpack-c 4 as "msgpack"; newer releases call it "msgpack-c"
+MSGPACK_PC := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null || echo -I`pg_config --includedir 2>/dev/null`)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -L`pg_config --libdir 2>/dev/null` -lpq)
+MP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MSGPACK_PC) 2>/dev/null)
+MP_LIBS := $(shell $(PKG_CONFIG) --libs $(MSGPACK_PC) 2>/dev/null || echo -lmsgpackc)
+
+CFLAGS ?= -O2 -g
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wno-unused-parameter
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) \
+	-Ilib $(PQ_CFLAGS) $(MP_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS)
+LIBS = $(PQ_LIBS) $(MP_LIBS)
+
+# make test SANITIZE=address,undefined
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PROGRAMS = $(patsubst src/%,bin/slate-%,$(wildcard src/*))
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
+HEADERS = $(wildcard lib/*.h)
+
+all: $(PROGRAMS)
+
+# rebuild everything when the flags change (e.g. SANITIZE on or off)
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+
+build/%.o: %.c $(HEADERS) build/flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/libslate.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+.SECONDEXPANSION:
+bin/slate-%: $$(patsubst %.c,build/%.o,$$(wildcard src/$$*/*.c)) build/libslate.a
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) build/libslate.a $(LIBS)
+
+deps:
+	@sh tools/ensure-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(BATS) $(BATS_FLAGS) test/
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build bin/slate-*
+
+FORCE:
+.PHONY: all deps test install clean FORCE

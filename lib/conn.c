@@ -1,0 +1,170 @@
+/* conn.c - libpq connections that know their role and describe themselves without secrets */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "signals.h"
+
+/* copy a libpq message into buf as one line: newlines become "; ", trailing ones dropped */
+static void
+one_line(char *buf, size_t n, const char *msg)
+{
+	size_t		p = 0;
+
+	for (; *msg && p + 3 < n; msg++)
+	{
+		if (*msg == '\n')
+		{
+			if (msg[1] == '\0')
+				break;
+			buf[p++] = ';';
+			buf[p++] = ' ';
+			while (msg[1] == ' ' || msg[1] == '\t')
+				msg++;
+		}
+		else
+			buf[p++] = *msg;
+	}
+	buf[p] = '\0';
+}
+
+static void
+describe(slate_conn *c)
+{
+	const char *host = PQhost(c->pg);
+	const char *port = PQport(c->pg);
+	const char *db = PQdb(c->pg);
+	const char *user = PQuser(c->pg);
+
+	snprintf(c->desc, sizeof(c->desc), "host=%s port=%s dbname=%s user=%s",
+			 host && *host ? host : "(default)", port && *port ? port : "(default)",
+			 db ? db : "", user ? user : "");
+}
+
+bool
+conn_open(slate_conn *c, const char *role, const char *conninfo, int timeout_s)
+{
+	const char *keys[4];
+	const char *vals[4];
+	char		timeout[16];
+	char		msg[1024];
+	int			k = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->role = role;
+	if (conninfo != NULL)
+	{
+		keys[k] = "dbname";
+		vals[k++] = conninfo;
+	}
+	keys[k] = "fallback_application_name";
+	vals[k++] = log_program();
+	if (timeout_s > 0)
+	{
+		snprintf(timeout, sizeof(timeout), "%d", timeout_s);
+		keys[k] = "connect_timeout";
+		vals[k++] = timeout;
+	}
+	keys[k] = NULL;
+	vals[k] = NULL;
+
+	c->pg = PQconnectdbParams(keys, vals, 1);
+	if (c->pg == NULL)
+	{
+		log_error("could not connect to %s: out of memory", role);
+		return false;
+	}
+	describe(c);
+	if (PQstatus(c->pg) != CONNECTION_OK)
+	{
+		one_line(msg, sizeof(msg), PQerrorMessage(c->pg));
+		log_error("could not connect to %s (%s): %s", role, c->desc, msg);
+		strcpy(c->sqlstate, "08001");
+		PQfinish(c->pg);
+		c->pg = NULL;
+		return false;
+	}
+	return true;
+}
+
+void
+conn_close(slate_conn *c)
+{
+	if (c->pg)
+		PQfinish(c->pg);
+	c->pg = NULL;
+}
+
+void
+conn_report(slate_conn *c, const char *what, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *text = res ? PQresultErrorMessage(res) : "";
+	char		msg[1024];
+
+	if (text == NULL || *text == '\0')
+		text = PQerrorMessage(c->pg);
+	one_line(msg, sizeof(msg), text);
+	if (state == NULL && PQstatus(c->pg) == CONNECTION_BAD)
+		state = "08006";
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+	if (msg[0] == '\0')
+		snprintf(msg, sizeof(msg), "unknown error");
+	if (c->sqlstate[0])
+		log_error("%s %s: %s (SQLSTATE %s)", c->role, what, msg, c->sqlstate);
+	else
+		log_error("%s %s: %s", c->role, what, msg);
+}
+
+PGresult *
+conn_exec(slate_conn *c, const char *what, ExecStatusType expect,
+		  const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res;
+
+	if (nparams > 0)
+		res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	else
+		res = PQexec(c->pg, sql);
+	if (res == NULL || PQresultStatus(res) != expect)
+	{
+		conn_report(c, what, res);
+		PQclear(res);
+		return NULL;
+	}
+	c->sqlstate[0] = '\0';
+	return res;
+}
+
+bool
+conn_command(slate_conn *c, const char *what, const char *sql)
+{
+	PGresult   *res = conn_exec(c, what, PGRES_COMMAND_OK, sql, 0, NULL);
+
+	PQclear(res);
+	return res != NULL;
+}
+
+bool
+conn_lost(const slate_conn *c)
+{
+	return c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD ||
+		strncmp(c->sqlstate, "08", 2) == 0 || strncmp(c->sqlstate, "57P0", 4) == 0;
+}
+
+int
+conn_wait(slate_conn *c, int timeout_ms)
+{
+	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+	int			rc;
+
+	if (p.fd < 0)
+		return -1;
+	rc = poll(&p, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -1;
+	return rc > 0 ? 1 : 0;
+}

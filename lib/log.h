@@ -1,0 +1,33 @@
+/* log.h - bunyan-compatible JSON lines (or readable text) on stderr */
+#ifndef SLATE_LOG_H
+#define SLATE_LOG_H
+
+/* bunyan levels */
+enum { LOG_DEBUG = 20, LOG_INFO = 30, LOG_WARN = 40, LOG_ERROR = 50, LOG_FATAL = 60 };
+
+enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
+
+/* name is the program name; AUTO picks text when stderr is a terminal */
+void log_init(const char *name, enum log_format format);
+/* parse "json"/"text"/"auto"; returns -1 when unknown */
+int log_parse_format(const char *s);
+void log_set_level(int level);
+/* the program name given to log_init */
+const char *log_program(void);
+
+/*
+ * fields: NULL, or extra JSON members without braces, e.g. "\"events\":10,\"position\":12";
+ * in text format they are appended as key=value.
+ */
+void log_kv(int level, const char *fields, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(...) log_kv(LOG_DEBUG, NULL, __VA_ARGS__)
+#define log_info(...)  log_kv(LOG_INFO, NULL, __VA_ARGS__)
+#define log_warn(...)  log_kv(LOG_WARN, NULL, __VA_ARGS__)
+#define log_error(...) log_kv(LOG_ERROR, NULL, __VA_ARGS__)
+
+/* append s JSON-escaped (without quotes) to buf of size n at *pos; truncates safely */
+void json_escape(char *buf, size_t n, size_t *pos, const char *s, size_t len);
+
+#endif

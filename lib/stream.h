@@ -1,0 +1,104 @@
+/* stream.h - the slate msgpack event stream v1: message types, reader and writer */
+#ifndef SLATE_STREAM_H
+#define SLATE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STREAM_VERSION 1
+
+/* PostgreSQL's timestamp range, in microseconds since 2000-01-01 00:00:00 UTC */
+#define PG_TS_MIN INT64_C(-211813488000000000)
+#define PG_TS_END INT64_C(9223371331200000000)
+
+typedef enum stream_msg_type
+{
+	MSG_HEADER = 1,
+	MSG_EVENT,
+	MSG_BOUNDARY,
+	MSG_END,
+	MSG_WAKE
+} stream_msg_type;
+
+/* One event; ts is PostgreSQL's: microseconds since 2000-01-01 UTC. */
+typedef struct stream_event
+{
+	uint64_t	id;
+	int64_t		ts;
+	const char *event;			/* jsonb text, not NUL-terminated */
+	size_t		event_len;
+} stream_event;
+
+typedef struct stream_header
+{
+	int			version;
+	const char *producer;		/* NUL-terminated copies owned by the reader */
+	const char *source;			/* password-free description */
+	uint64_t	after;			/* the stream starts after this id */
+	uint64_t	source_max;		/* max(id) of the source when the stream began */
+	bool		has_first;		/* source not empty: first holds its first event */
+	stream_event first;
+} stream_header;
+
+typedef struct stream_msg
+{
+	stream_msg_type type;
+	stream_event ev;			/* MSG_EVENT */
+	stream_header hdr;			/* MSG_HEADER */
+	uint64_t	last_id;		/* MSG_BOUNDARY, MSG_END: last event id before it (0: none) */
+	uint64_t	count;			/* MSG_END: events in the stream */
+} stream_msg;
+
+/* ---- writer: buffers into a fixed buffer and flushes with io_write_all ---- */
+
+typedef struct stream_writer stream_writer;
+
+stream_writer *stream_writer_new(int fd);
+void stream_writer_free(stream_writer *w);
+bool stream_write_header(stream_writer *w, const stream_header *h);
+bool stream_write_event(stream_writer *w, const stream_event *e);
+bool stream_write_boundary(stream_writer *w, uint64_t last_id);
+bool stream_write_end(stream_writer *w, uint64_t last_id, uint64_t count);
+bool stream_write_wake(stream_writer *w);
+/* push buffered bytes to fd; false with errno on failure (EPIPE: reader gone) */
+bool stream_flush(stream_writer *w);
+
+/* ---- reader ---- */
+
+typedef struct stream_reader stream_reader;
+
+typedef enum stream_read_result
+{
+	STREAM_MSG = 1,				/* *msg holds the next message */
+	STREAM_EOF = 0,				/* clean end of input at a message boundary */
+	STREAM_ERROR = -1,			/* bad or cut input, see stream_reader_error() */
+	STREAM_STOP = -2			/* a stop was requested while waiting */
+} stream_read_result;
+
+/* name is used in messages ("stdin", a file name) */
+stream_reader *stream_reader_new(int fd, const char *name, size_t max_message);
+void stream_reader_free(stream_reader *r);
+/*
+ * Read the next message.  Pointers in *msg stay valid until the next call.
+ * On STREAM_ERROR, stream_reader_error() says what and where (byte offset).
+ */
+stream_read_result stream_read(stream_reader *r, stream_msg *msg);
+const char *stream_reader_error(const stream_reader *r);
+/* byte offset of the start of the message last returned (or of the damage) */
+uint64_t stream_reader_offset(const stream_reader *r);
+/* true when no complete message is buffered and the fd has nothing to read now */
+bool stream_reader_idle(stream_reader *r);
+/* true when stream_read would return without blocking */
+bool stream_reader_buffered(const stream_reader *r);
+
+const char *stream_msg_type_name(stream_msg_type t);
+
+/* ts helpers: PostgreSQL microseconds <-> Unix seconds + nanoseconds */
+void pg_ts_to_unix(int64_t pg_us, int64_t *sec, uint32_t *nsec);
+/* false when nsec is not whole microseconds or the result is outside PostgreSQL's range */
+bool unix_to_pg_ts(int64_t sec, uint32_t nsec, int64_t *pg_us);
+/* format a PostgreSQL ts as ISO 8601 UTC (buf >= 40 bytes) */
+void pg_ts_format(int64_t pg_us, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,396 @@
+/* stream_read.c - the reader of the slate msgpack stream v1 (see docs/stream-format.md) */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "io.h"
+#include "signals.h"
+#include "stream.h"
+
+#define READ_CHUNK (64 * 1024)
+
+struct stream_reader
+{
+	int			fd;
+	const char *name;
+	size_t		max_message;
+	msgpack_unpacker up;
+	msgpack_unpacked res;
+	uint64_t	consumed;		/* bytes of the messages returned so far */
+	uint64_t	msg_offset;		/* where the last message (or the damage) starts */
+	bool		eof;
+	char		producer[256];
+	char		source[512];
+	char		error[512];
+};
+
+stream_reader *
+stream_reader_new(int fd, const char *name, size_t max_message)
+{
+	stream_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (!msgpack_unpacker_init(&r->up, READ_CHUNK))
+	{
+		free(r);
+		return NULL;
+	}
+	msgpack_unpacked_init(&r->res);
+	r->fd = fd;
+	r->name = name;
+	r->max_message = max_message;
+	return r;
+}
+
+void
+stream_reader_free(stream_reader *r)
+{
+	if (r == NULL)
+		return;
+	msgpack_unpacked_destroy(&r->res);
+	msgpack_unpacker_destroy(&r->up);
+	free(r);
+}
+
+const char *
+stream_reader_error(const stream_reader *r)
+{
+	return r->error;
+}
+
+uint64_t
+stream_reader_offset(const stream_reader *r)
+{
+	return r->msg_offset;
+}
+
+const char *
+stream_msg_type_name(stream_msg_type t)
+{
+	switch (t)
+	{
+		case MSG_HEADER: return "header";
+		case MSG_EVENT: return "event";
+		case MSG_BOUNDARY: return "boundary";
+		case MSG_END: return "end";
+		case MSG_WAKE: return "wake";
+	}
+	return "?";
+}
+
+static stream_read_result
+fail(stream_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static stream_read_result
+fail(stream_reader *r, const char *fmt, ...)
+{
+	va_list		ap;
+	int			n;
+
+	n = snprintf(r->error, sizeof(r->error), "%s: byte offset %" PRIu64 ": ",
+				 r->name, r->msg_offset);
+	va_start(ap, fmt);
+	vsnprintf(r->error + n, sizeof(r->error) - (size_t) n, fmt, ap);
+	va_end(ap);
+	return STREAM_ERROR;
+}
+
+static bool
+key_is(const msgpack_object_kv *kv, const char *key)
+{
+	size_t		n = strlen(key);
+
+	return kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
+		memcmp(kv->key.via.str.ptr, key, n) == 0;
+}
+
+static bool
+get_uint(const msgpack_object *o, uint64_t *v)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return false;
+	*v = o->via.u64;
+	return true;
+}
+
+/* copy a str object into a NUL-terminated buffer; false if not a str or too long */
+static bool
+get_cstr(const msgpack_object *o, char *buf, size_t n)
+{
+	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= n ||
+		memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+		return false;
+	memcpy(buf, o->via.str.ptr, o->via.str.size);
+	buf[o->via.str.size] = '\0';
+	return true;
+}
+
+/* decode the id/ts/event members of map m into e; "what" names the message in errors */
+static stream_read_result
+decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, const char *what)
+{
+	bool		has_id = false,
+				has_ts = false,
+				has_event = false;
+
+	for (uint32_t i = 0; i < m->size; i++)
+	{
+		const msgpack_object_kv *kv = &m->ptr[i];
+
+		if (key_is(kv, "id"))
+		{
+			if (!get_uint(&kv->val, &e->id) || e->id == 0 || e->id > INT64_MAX)
+				return fail(r, "%s: \"id\" is not an integer from 1 to 2^63-1", what);
+			has_id = true;
+		}
+		else if (key_is(kv, "ts"))
+		{
+			msgpack_timestamp t;
+
+			if (!msgpack_object_to_timestamp(&kv->val, &t))
+				return fail(r, "%s: \"ts\" is not a msgpack timestamp", what);
+			if (!unix_to_pg_ts(t.tv_sec, t.tv_nsec, &e->ts))
+				return fail(r, "%s: \"ts\" is not whole microseconds within PostgreSQL's range", what);
+			has_ts = true;
+		}
+		else if (key_is(kv, "event"))
+		{
+			if (kv->val.type != MSGPACK_OBJECT_STR)
+				return fail(r, "%s: \"event\" is not a string", what);
+			e->event = kv->val.via.str.ptr;
+			e->event_len = kv->val.via.str.size;
+			has_event = true;
+		}
+		else if (key_is(kv, "type"))
+			continue;
+		else
+			return fail(r, "%s: unexpected member", what);
+	}
+	if (!has_id || !has_ts || !has_event)
+		return fail(r, "%s: missing \"%s\"", what, !has_id ? "id" : !has_ts ? "ts" : "event");
+	return STREAM_MSG;
+}
+
+static stream_read_result
+decode_header(stream_reader *r, const msgpack_object_map *m, stream_header *h)
+{
+	uint64_t	version = 0;
+	bool		has_after = false,
+				has_max = false,
+				has_first = false;
+
+	memset(h, 0, sizeof(*h));
+	r->producer[0] = r->source[0] = '\0';
+	for (uint32_t i = 0; i < m->size; i++)
+	{
+		const msgpack_object_kv *kv = &m->ptr[i];
+
+		if (key_is(kv, "type"))
+			continue;
+		else if (key_is(kv, "version"))
+		{
+			if (!get_uint(&kv->val, &version))
+				return fail(r, "header: \"version\" is not an integer");
+		}
+		else if (key_is(kv, "producer"))
+		{
+			if (!get_cstr(&kv->val, r->producer, sizeof(r->producer)))
+				return fail(r, "header: \"producer\" is not a short string");
+		}
+		else if (key_is(kv, "source"))
+		{
+			if (!get_cstr(&kv->val, r->source, sizeof(r->source)))
+				return fail(r, "header: \"source\" is not a short string");
+		}
+		else if (key_is(kv, "after"))
+		{
+			if (!get_uint(&kv->val, &h->after) || h->after > INT64_MAX)
+				return fail(r, "header: \"after\" is not an id");
+			has_after = true;
+		}
+		else if (key_is(kv, "source_max"))
+		{
+			if (!get_uint(&kv->val, &h->source_max) || h->source_max > INT64_MAX)
+				return fail(r, "header: \"source_max\" is not an id");
+			has_max = true;
+		}
+		else if (key_is(kv, "first"))
+		{
+			has_first = true;
+			if (kv->val.type == MSGPACK_OBJECT_NIL)
+				continue;
+			if (kv->val.type != MSGPACK_OBJECT_MAP)
+				return fail(r, "header: \"first\" is neither nil nor a map");
+			if (decode_event(r, &kv->val.via.map, &h->first, "header \"first\"") != STREAM_MSG)
+				return STREAM_ERROR;
+			h->has_first = true;
+		}
+		else
+			return fail(r, "header: unexpected member");
+	}
+	if (version != STREAM_VERSION)
+		return fail(r, "header: stream format version %" PRIu64 " is not supported (this reads %d)",
+					version, STREAM_VERSION);
+	if (!has_after || !has_max || !has_first)
+		return fail(r, "header: missing \"%s\"", !has_after ? "after" : !has_max ? "source_max" : "first");
+	h->version = (int) version;
+	h->producer = r->producer;
+	h->source = r->source;
+	return STREAM_MSG;
+}
+
+/* decode the members of an end or boundary message */
+static stream_read_result
+decode_marker(stream_reader *r, const msgpack_object_map *m, stream_msg *msg)
+{
+	bool		has_last = false,
+				has_count = false;
+
+	for (uint32_t i = 0; i < m->size; i++)
+	{
+		const msgpack_object_kv *kv = &m->ptr[i];
+
+		if (key_is(kv, "type"))
+			continue;
+		else if (key_is(kv, "last_id"))
+		{
+			if (!get_uint(&kv->val, &msg->last_id) || msg->last_id > INT64_MAX)
+				return fail(r, "%s: \"last_id\" is not an id", stream_msg_type_name(msg->type));
+			has_last = true;
+		}
+		else if (key_is(kv, "count") && msg->type == MSG_END)
+		{
+			if (!get_uint(&kv->val, &msg->count))
+				return fail(r, "end: \"count\" is not an integer");
+			has_count = true;
+		}
+		else
+			return fail(r, "%s: unexpected member", stream_msg_type_name(msg->type));
+	}
+	if (!has_last || (msg->type == MSG_END && !has_count))
+		return fail(r, "%s: missing \"%s\"", stream_msg_type_name(msg->type),
+					!has_last ? "last_id" : "count");
+	return STREAM_MSG;
+}
+
+static stream_read_result
+decode(stream_reader *r, const msgpack_object *o, stream_msg *msg)
+{
+	const msgpack_object_map *m;
+	const msgpack_object *type = NULL;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return fail(r, "message is not a map");
+	m = &o->via.map;
+	for (uint32_t i = 0; i < m->size; i++)
+		if (key_is(&m->ptr[i], "type"))
+			type = &m->ptr[i].val;
+	if (type == NULL || type->type != MSGPACK_OBJECT_STR)
+		return fail(r, "message has no \"type\" string");
+
+#define TYPE_IS(s) (type->via.str.size == sizeof(s) - 1 && memcmp(type->via.str.ptr, s, sizeof(s) - 1) == 0)
+	memset(msg, 0, sizeof(*msg));
+	if (TYPE_IS("event"))
+	{
+		msg->type = MSG_EVENT;
+		return decode_event(r, m, &msg->ev, "event");
+	}
+	if (TYPE_IS("boundary") || TYPE_IS("end"))
+	{
+		msg->type = TYPE_IS("end") ? MSG_END : MSG_BOUNDARY;
+		return decode_marker(r, m, msg);
+	}
+	if (TYPE_IS("header"))
+	{
+		msg->type = MSG_HEADER;
+		return decode_header(r, m, &msg->hdr);
+	}
+	if (TYPE_IS("wake"))
+	{
+		msg->type = MSG_WAKE;
+		return m->size == 1 ? STREAM_MSG : fail(r, "wake: unexpected member");
+	}
+#undef TYPE_IS
+	return fail(r, "unknown message type");
+}
+
+/* read more input into the unpacker: 1 got bytes, 0 EOF, or a final result */
+static int
+fill(stream_reader *r)
+{
+	ssize_t		n;
+
+	if (!msgpack_unpacker_reserve_buffer(&r->up, READ_CHUNK))
+		return fail(r, "out of memory"), -1;
+	n = io_read(r->fd, msgpack_unpacker_buffer(&r->up), msgpack_unpacker_buffer_capacity(&r->up));
+	if (n < 0)
+	{
+		if (errno == EINTR && stop_requested)
+			return -2;
+		return fail(r, "read error: %s", strerror(errno)), -1;
+	}
+	if (n == 0)
+		return 0;
+	msgpack_unpacker_buffer_consumed(&r->up, (size_t) n);
+	return 1;
+}
+
+stream_read_result
+stream_read(stream_reader *r, stream_msg *msg)
+{
+	for (;;)
+	{
+		size_t		size = 0;
+		msgpack_unpack_return ret;
+		int			got;
+
+		if (stop_requested)
+			return STREAM_STOP;
+		ret = msgpack_unpacker_next_with_size(&r->up, &r->res, &size);
+		r->msg_offset = r->consumed;
+		if (ret == MSGPACK_UNPACK_SUCCESS)
+		{
+			r->consumed += size;
+			return decode(r, &r->res.data, msg);
+		}
+		if (ret == MSGPACK_UNPACK_PARSE_ERROR)
+			return fail(r, "malformed msgpack");
+		if (ret != MSGPACK_UNPACK_CONTINUE)
+			return fail(r, "message nested too deeply or too large to decode");
+		if (msgpack_unpacker_message_size(&r->up) > r->max_message)
+			return fail(r, "message larger than the limit of %zu bytes", r->max_message);
+		if (r->eof)
+			return STREAM_EOF;
+		got = fill(r);
+		if (got == -2)
+			return STREAM_STOP;
+		if (got < 0)
+			return STREAM_ERROR;
+		if (got == 0)
+		{
+			r->eof = true;
+			if (msgpack_unpacker_message_size(&r->up) > 0)
+				return fail(r, "input ends inside a message (the stream was cut)");
+			return STREAM_EOF;
+		}
+	}
+}
+
+bool
+stream_reader_buffered(const stream_reader *r)
+{
+	/* unparsed bytes may hold a complete message; the caller tries before it waits */
+	return r->up.used > r->up.off;
+}
+
+bool
+stream_reader_idle(stream_reader *r)
+{
+	return !stream_reader_buffered(r) && !r->eof && !io_readable(r->fd, 0);
+}
