@@ -25,7 +25,7 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-PROGRAMS = $(patsubst src/%,bin/slate-%,$(wildcard src/*))
+PROGRAMS = $(patsubst src/%/,bin/slate-%,$(sort $(dir $(wildcard src/*/*.c))))
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
 HEADERS = $(wildcard lib/*.h)
@@ -46,7 +46,7 @@ build/libslate.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 .SECONDEXPANSION:
-bin/slate-%: $$(patsubst %.c,build/%.o,$$(wildcard src/$$*/*.c)) build/libslate.a
+bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard src/$$*/*.c)))) build/libslate.a
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) build/libslate.a $(LIBS)
 

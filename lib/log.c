@@ -97,35 +97,6 @@ level_name(int level)
 	}
 }
 
-/* append "k=v" pairs from a JSON member list: strip quotes around keys and string values */
-static void
-fields_to_text(char *buf, size_t n, size_t *pos, const char *fields)
-{
-	size_t		p = *pos;
-	int			in_str = 0;
-
-	if (p + 1 < n)
-		buf[p++] = ' ';
-	for (const char *f = fields; *f && p + 1 < n; f++)
-	{
-		if (*f == '\\' && in_str && f[1])
-		{
-			buf[p++] = *++f;
-			continue;
-		}
-		if (*f == '"')
-			in_str = !in_str;
-		else if (*f == ':' && !in_str)
-			buf[p++] = '=';
-		else if (*f == ',' && !in_str)
-			buf[p++] = ' ';
-		else
-			buf[p++] = *f;
-	}
-	buf[p] = '\0';
-	*pos = p;
-}
-
 void
 log_kv(int level, const char *fields, const char *fmt, ...)
 {
@@ -152,10 +123,9 @@ log_kv(int level, const char *fields, const char *fmt, ...)
 	{
 		pos = (size_t) snprintf(line, sizeof(line), "%s.%03dZ %s %s: %s", when,
 								(int) (tv.tv_usec / 1000), level_name(level), log_name, msg);
+		/* the message already says what the fields hold */
 		if (pos >= sizeof(line))
 			pos = sizeof(line) - 1;
-		if (fields && *fields)
-			fields_to_text(line, sizeof(line) - 1, &pos, fields);
 	}
 	else
 	{

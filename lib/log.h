@@ -17,7 +17,7 @@ const char *log_program(void);
 
 /*
  * fields: NULL, or extra JSON members without braces, e.g. "\"events\":10,\"position\":12";
- * in text format they are appended as key=value.
+ * the text format leaves them out (messages carry the same numbers).
  */
 void log_kv(int level, const char *fields, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,0 +1,26 @@
+/* events.h - questions both sides ask of an events table */
+#ifndef SLATE_EVENTS_H
+#define SLATE_EVENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "stream.h"
+
+typedef struct events_ends
+{
+	uint64_t	max_id;			/* 0 when the table is empty */
+	bool		has_first;
+	stream_event first;			/* points into res */
+	PGresult   *res;			/* owned; free with events_ends_clear */
+} events_ends;
+
+/* read max(id) and the first event in one statement (binary); logs and returns false on failure */
+bool events_read_ends(slate_conn *c, events_ends *ends);
+void events_ends_clear(events_ends *ends);
+
+/* true when two events are the same to the byte and the microsecond */
+bool events_equal(const stream_event *a, const stream_event *b);
+
+#endif

@@ -1,0 +1,488 @@
+/* slate-extract - write a source's events to stdout as a slate msgpack stream */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "events.h"
+#include "exitcodes.h"
+#include "io.h"
+#include "log.h"
+#include "opts.h"
+#include "pgcopy.h"
+#include "signals.h"
+#include "stream.h"
+#include "version.h"
+
+#define PROG "slate-extract"
+#define MAX_WAKE_MESSAGE 4096
+
+typedef struct extract
+{
+	slate_conn	src;
+	stream_writer *out;
+	uint64_t	last_id;		/* last id written (or --after) */
+	int64_t		last_ts;
+	uint64_t	count;			/* events written */
+	double		started;
+	double		last_progress;
+	int			status;			/* exit status once something failed */
+} extract;
+
+static double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+static void
+usage(void)
+{
+	printf("%s writes the events of a slate event source to stdout as a msgpack stream.\n\n"
+		   "Usage:\n  %s [OPTION]... [CONNINFO]\n\n"
+		   "CONNINFO is a libpq connection string or URI; without it libpq's\n"
+		   "environment (PGHOST, PGDATABASE, ~/.pgpass, services...) applies.\n\n"
+		   "Options:\n"
+		   "      --after=ID            start after this id (default 0)\n"
+		   "      --until=ID            stop after this id, extended to the end of its\n"
+		   "                            source transaction\n"
+		   "      --follow              after the first extract, read wake messages on\n"
+		   "                            stdin and extract what is new after each\n"
+		   "      --connect-timeout=S   give up connecting after S seconds\n"
+		   "      --log-format=FORMAT   json, text or auto (default: text on a terminal)\n"
+		   "  -v, --verbose             log each extract round\n"
+		   "  -V, --version             output version information, then exit\n"
+		   "  -?, --help                show this help, then exit\n\n"
+		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
+		   "3 bad input on stdin, 4 hole in the source ids, 5 output error.\n",
+		   PROG, PROG);
+}
+
+/* log a write failure unless the reader simply went away; returns the exit status */
+static int
+output_failed(void)
+{
+	if (errno == EPIPE)
+		return EXIT_OK;
+	log_error("could not write to stdout: %s", strerror(errno));
+	return EXIT_IO;
+}
+
+/* read the header facts (first event, max id) in the current snapshot and write the header */
+static bool
+write_header(extract *x, uint64_t after)
+{
+	stream_header h;
+	events_ends ends;
+	char		producer[64];
+	bool		ok;
+
+	if (!events_read_ends(&x->src, &ends))
+	{
+		x->status = EXIT_DB;
+		return false;
+	}
+	memset(&h, 0, sizeof(h));
+	snprintf(producer, sizeof(producer), "%s %s", PROG, SLATE_VERSION);
+	h.version = STREAM_VERSION;
+	h.producer = producer;
+	h.source = x->src.desc;
+	h.after = after;
+	h.source_max = ends.max_id;
+	h.has_first = ends.has_first;
+	h.first = ends.first;
+	ok = stream_write_header(x->out, &h);
+	events_ends_clear(&ends);
+	if (!ok)
+		x->status = output_failed();
+	return ok;
+}
+
+/*
+ * --until ID, moved to the last id of ID's source transaction (same ts),
+ * so a finite stream never ends inside a transaction.
+ */
+static bool
+extend_until(extract *x, uint64_t *until)
+{
+	static const char *sql =
+		"SELECT coalesce((SELECT n.id - 1 FROM events n WHERE n.id > u.id "
+		"AND n.ts IS DISTINCT FROM u.ts ORDER BY n.id LIMIT 1), "
+		"(SELECT max(id) FROM events)) FROM events u WHERE u.id = $1";
+	char		id[24];
+	const char *params[1] = {id};
+	PGresult   *res;
+
+	snprintf(id, sizeof(id), "%" PRIu64, *until);
+	res = conn_exec(&x->src, "could not find the end of the --until transaction",
+					PGRES_TUPLES_OK, sql, 1, params);
+	if (res == NULL)
+	{
+		x->status = EXIT_DB;
+		return false;
+	}
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		*until = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return true;
+}
+
+static void
+progress(extract *x, bool final)
+{
+	double		t = now_s();
+	double		rate = x->count / (t - x->started > 1e-6 ? t - x->started : 1e-6);
+	char		fields[160];
+
+	if (!final && t - x->last_progress < 10.0)
+		return;
+	x->last_progress = t;
+	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%" PRIu64,
+			 x->count, rate, x->last_id);
+	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64,
+		   final ? "extracted" : "extracting", x->count, rate, x->last_id);
+}
+
+/*
+ * Copy the events after x->last_id (through until, 0: no limit) to the stream.
+ * Stops before a hole in the ids.  Returns false with x->status set on failure.
+ */
+static bool
+extract_range(extract *x, uint64_t until)
+{
+	char		sql[256];
+	PGresult   *res;
+	bool		header_seen = false;
+	bool		ok = true;
+
+	if (until > 0)
+		snprintf(sql, sizeof(sql), "COPY (SELECT id, ts, event FROM events WHERE id > %" PRIu64
+				 " AND id <= %" PRIu64 " ORDER BY id) TO STDOUT (FORMAT binary)", x->last_id, until);
+	else
+		snprintf(sql, sizeof(sql), "COPY (SELECT id, ts, event FROM events WHERE id > %" PRIu64
+				 " ORDER BY id) TO STDOUT (FORMAT binary)", x->last_id);
+
+	if (!PQsendQuery(x->src.pg, sql))
+	{
+		conn_report(&x->src, "could not start COPY", NULL);
+		x->status = EXIT_DB;
+		return false;
+	}
+	res = PQgetResult(x->src.pg);
+	if (PQresultStatus(res) != PGRES_COPY_OUT)
+	{
+		conn_report(&x->src, "could not start COPY", res);
+		PQclear(res);
+		while ((res = PQgetResult(x->src.pg)) != NULL)
+			PQclear(res);
+		x->status = EXIT_DB;
+		return false;
+	}
+	PQclear(res);
+
+	for (;;)
+	{
+		char	   *buf = NULL;
+		int			n = PQgetCopyData(x->src.pg, &buf, 1);
+		stream_event e;
+		int			r;
+
+		if (n == 0)
+		{
+			if (stop_requested)
+			{
+				x->status = EXIT_OK;
+				return false;
+			}
+			if (conn_wait(&x->src, 1000) < 0 || !PQconsumeInput(x->src.pg))
+			{
+				conn_report(&x->src, "lost the connection during COPY", NULL);
+				x->status = EXIT_DB;
+				return false;
+			}
+			continue;
+		}
+		if (n == -1)
+			break;
+		if (n == -2)
+		{
+			conn_report(&x->src, "COPY failed", NULL);
+			x->status = EXIT_DB;
+			return false;
+		}
+		r = pgcopy_parse_row(buf, (size_t) n, &header_seen, &e);
+		if (r < 0)
+		{
+			PQfreemem(buf);
+			log_error("source sent a COPY row this program cannot read after id %" PRIu64, x->last_id);
+			x->status = EXIT_DB;
+			return false;
+		}
+		if (r == 1 && e.id != x->last_id + 1)
+		{
+			/* whatever came before is whole transactions only if the ts changes here */
+			if (x->count > 0 && e.ts != x->last_ts && !stream_write_boundary(x->out, x->last_id))
+				ok = false;
+			stream_flush(x->out);
+			log_error("hole in the source ids: id %" PRIu64 " follows id %" PRIu64
+					  "; stopped before it", e.id, x->last_id);
+			PQfreemem(buf);
+			x->status = EXIT_REFUSED;
+			return false;
+		}
+		if (r == 1)
+		{
+			if (!stream_write_event(x->out, &e))
+				ok = false;
+			x->last_id = e.id;
+			x->last_ts = e.ts;
+			x->count++;
+			if ((x->count & 0xffff) == 0)
+				progress(x, false);
+		}
+		PQfreemem(buf);
+		if (!ok)
+		{
+			x->status = output_failed();
+			return false;
+		}
+	}
+	res = PQgetResult(x->src.pg);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		conn_report(&x->src, "COPY failed", res);
+		ok = false;
+		x->status = EXIT_DB;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(x->src.pg)) != NULL)
+		PQclear(res);
+	return ok;
+}
+
+/*
+ * Wait for a wake message on stdin and swallow the ones already queued behind it.
+ * Returns 1 to extract again, 0 at EOF or stop (*eof tells which), -1 on bad input.
+ */
+static int
+wait_wake(extract *x, stream_reader *in, bool *eof)
+{
+	stream_msg	m;
+	int			woken = 0;
+
+	for (;;)
+	{
+		stream_read_result r;
+
+		if (woken && !stream_reader_buffered(in) && !io_readable(STDIN_FILENO, 0))
+			return 1;
+		r = stream_read(in, &m);
+		if (r == STREAM_EOF)
+		{
+			*eof = true;
+			return woken;
+		}
+		if (r == STREAM_STOP)
+			return 0;
+		if (r == STREAM_ERROR)
+		{
+			log_error("%s", stream_reader_error(in));
+			x->status = EXIT_INPUT;
+			return -1;
+		}
+		if (m.type != MSG_WAKE)
+		{
+			log_error("stdin: byte offset %" PRIu64 ": expected a wake message, got %s",
+					  stream_reader_offset(in), stream_msg_type_name(m.type));
+			x->status = EXIT_INPUT;
+			return -1;
+		}
+		woken = 1;
+	}
+}
+
+/* the --follow loop: one extract per (coalesced) wake, each followed by a boundary */
+static void
+follow(extract *x)
+{
+	stream_reader *in = stream_reader_new(STDIN_FILENO, "stdin", MAX_WAKE_MESSAGE);
+	bool		eof = false;
+
+	if (in == NULL)
+	{
+		log_error("out of memory");
+		x->status = EXIT_IO;
+		return;
+	}
+	while (!eof && !stop_requested)
+	{
+		uint64_t	before = x->last_id;
+		int			w = wait_wake(x, in, &eof);
+
+		if (w < 0 || (w == 0 && !eof))
+			break;
+		if (!extract_range(x, 0))
+			break;
+		if (x->last_id != before || eof)
+		{
+			if (!stream_write_boundary(x->out, x->last_id) || !stream_flush(x->out))
+			{
+				x->status = output_failed();
+				break;
+			}
+			log_debug("extracted through id %" PRIu64, x->last_id);
+		}
+	}
+	stream_reader_free(in);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"after", required_argument, NULL, 'a'},
+		{"until", required_argument, NULL, 'u'},
+		{"follow", no_argument, NULL, 'f'},
+		{"connect-timeout", required_argument, NULL, 't'},
+		{"log-format", required_argument, NULL, 'L'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}
+	};
+	extract		x;
+	int64_t		after = 0,
+				until = 0,
+				timeout = 0;
+	bool		follow_mode = false;
+	int			log_format = LOG_FORMAT_AUTO;
+	const char *conninfo = NULL;
+	int			c;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		opt_print_version(PROG);
+		return EXIT_OK;
+	}
+	memset(&x, 0, sizeof(x));
+	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'a':
+				if (!opt_int64(PROG, "after", optarg, 0, INT64_MAX, &after))
+					return EXIT_USAGE;
+				break;
+			case 'u':
+				if (!opt_int64(PROG, "until", optarg, 1, INT64_MAX, &until))
+					return EXIT_USAGE;
+				break;
+			case 'f':
+				follow_mode = true;
+				break;
+			case 't':
+				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
+					return EXIT_USAGE;
+				break;
+			case 'L':
+				if ((log_format = log_parse_format(optarg)) < 0)
+				{
+					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
+					return EXIT_USAGE;
+				}
+				break;
+			case 'v':
+				log_set_level(LOG_DEBUG);
+				break;
+			case 'V':
+				opt_print_version(PROG);
+				return EXIT_OK;
+			default:
+				if (optopt == '?' || (optind > 0 && strcmp(argv[optind - 1], "-?") == 0))
+				{
+					usage();
+					return EXIT_OK;
+				}
+				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
+				return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		conninfo = argv[optind++];
+	if (optind < argc)
+	{
+		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (follow_mode && until > 0)
+	{
+		opt_usage_error(PROG, "--follow and --until cannot be used together");
+		return EXIT_USAGE;
+	}
+	if (until > 0 && until <= after)
+	{
+		opt_usage_error(PROG, "--until must be greater than --after");
+		return EXIT_USAGE;
+	}
+
+	log_init(PROG, (enum log_format) log_format);
+	signals_init();
+	x.out = stream_writer_new(STDOUT_FILENO);
+	if (x.out == NULL)
+	{
+		log_error("out of memory");
+		return EXIT_IO;
+	}
+	if (!conn_open(&x.src, "source", conninfo, (int) timeout))
+	{
+		stream_writer_free(x.out);
+		return EXIT_DB;
+	}
+	x.last_id = (uint64_t) after;
+	x.started = x.last_progress = now_s();
+
+	/* the header, the --until end and the first extract share one snapshot */
+	if (!conn_command(&x.src, "could not start a transaction",
+					  "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+		x.status = EXIT_DB;
+	else if (write_header(&x, (uint64_t) after) &&
+			 (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
+			 extract_range(&x, (uint64_t) until) &&
+			 conn_command(&x.src, "could not end the transaction", "COMMIT"))
+	{
+		if (follow_mode)
+		{
+			if (!stream_write_boundary(x.out, x.last_id) || !stream_flush(x.out))
+				x.status = output_failed();
+			else
+				follow(&x);
+		}
+		if (x.status == EXIT_OK && !stop_requested &&
+			!stream_write_end(x.out, x.last_id, x.count))
+			x.status = output_failed();
+	}
+	else if (x.status == EXIT_OK && !stop_requested && x.src.sqlstate[0])
+		x.status = EXIT_DB;
+
+	if (x.status == EXIT_OK && !stop_requested)
+		progress(&x, true);
+	else if (stop_requested)
+		log_info("stopped by signal at id %" PRIu64, x.last_id);
+	stream_flush(x.out);
+	stream_writer_free(x.out);
+	conn_close(&x.src);
+	return x.status;
+}

@@ -1,0 +1,667 @@
+/* slate-load - append a slate msgpack stream from stdin to a destination events table */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "events.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "opts.h"
+#include "pgcopy.h"
+#include "signals.h"
+#include "stream.h"
+#include "version.h"
+
+#define PROG "slate-load"
+#define MAX_MESSAGE (256 * 1024 * 1024)	/* a jsonb value is at most 255 MB */
+#define HOLD_CAP (4 * 1024 * 1024)		/* held-back transaction bytes before spilling */
+#define PUT_CHUNK (64 * 1024)
+#define LOCK_KEY "7236828674521412981"	/* advisory lock: one writer per destination */
+
+typedef struct load
+{
+	slate_conn	dst;
+	stream_reader *in;
+	int64_t		max_per_write;
+	int			lock_wait_s;
+	bool		sync_commit;
+
+	uint64_t	dest_max;		/* destination max(id) when we started */
+	uint64_t	pos;			/* last id committed or in the open batch */
+	uint64_t	committed;		/* last id committed */
+	uint64_t	stream_prev;	/* last id read from the stream, 0 before the first */
+	uint64_t	stream_count;	/* events read since the current header */
+	bool		have_header;
+	bool		ended;			/* an end marker was read */
+
+	bool		in_batch;		/* a transaction with an open COPY */
+	uint64_t	batch_events;
+
+	/* the current source transaction, held back until we know it is whole */
+	char	   *hold;
+	size_t		hold_len,
+				hold_cap;
+	uint64_t	hold_events;
+	uint64_t	hold_last;
+	int64_t		hold_ts;
+	bool		spilled;		/* it outgrew HOLD_CAP and goes straight into the batch */
+
+	uint64_t	total;			/* events committed */
+	int64_t		last_ts;		/* ts of the last committed event */
+	double		started,
+				last_log;
+	uint64_t	logged_total;
+	int			status;
+} load;
+
+static double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+static void
+usage(void)
+{
+	printf("%s appends a slate msgpack event stream from stdin to a destination.\n\n"
+		   "Usage:\n  %s [OPTION]... [CONNINFO]\n\n"
+		   "CONNINFO is a libpq connection string or URI; without it libpq's\n"
+		   "environment (PGHOST, PGDATABASE, ~/.pgpass, services...) applies.\n\n"
+		   "Options:\n"
+		   "      --max-events-per-write=N  commit once a batch holds N events, at the next\n"
+		   "                                transaction boundary (default 10000)\n"
+		   "      --synchronous-commit=on|off  for the load session (default off: a lost\n"
+		   "                                tail is copied again, see README)\n"
+		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
+		   "                                destination to go away (default 10)\n"
+		   "      --connect-timeout=S       give up connecting after S seconds\n"
+		   "      --log-format=FORMAT       json, text or auto (default: text on a terminal)\n"
+		   "  -v, --verbose                 log every commit\n"
+		   "  -V, --version                 output version information, then exit\n"
+		   "  -?, --help                    show this help, then exit\n\n"
+		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
+		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked).\n",
+		   PROG, PROG);
+}
+
+static void
+log_commit(load *l, bool final)
+{
+	double		t = now_s();
+	double		span = t - l->last_log;
+	uint64_t	n = l->total - l->logged_total;
+	char		fields[256];
+	char		when[48];
+
+	if (!final && span < 1.0)
+		return;
+	if (span < 1e-6)
+		span = 1e-6;
+	pg_ts_format(l->last_ts, when, sizeof(when));
+	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%"
+			 PRIu64 ",\"total\":%" PRIu64, n, n / span, l->committed, l->total);
+	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64 " (ts %s)",
+		   final ? "loaded" : "copied", n, n / span, l->committed, when);
+	l->last_log = t;
+	l->logged_total = l->total;
+}
+
+/* send bytes into the open COPY in bounded pieces, so libpq's buffer stays small */
+static bool
+put_copy(load *l, const char *buf, size_t len)
+{
+	while (len > 0)
+	{
+		size_t		n = len < PUT_CHUNK ? len : PUT_CHUNK;
+
+		if (PQputCopyData(l->dst.pg, buf, (int) n) != 1)
+		{
+			conn_report(&l->dst, "COPY failed", NULL);
+			l->status = EXIT_DB;
+			return false;
+		}
+		buf += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool
+batch_begin(load *l)
+{
+	PGresult   *res;
+
+	if (l->in_batch)
+		return true;
+	if (!conn_command(&l->dst, "could not begin", "BEGIN"))
+		goto error;
+	res = PQexec(l->dst.pg, "COPY events (id, ts, event) FROM STDIN (FORMAT binary)");
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+	{
+		conn_report(&l->dst, "could not start COPY", res);
+		PQclear(res);
+		goto error;
+	}
+	PQclear(res);
+	l->in_batch = true;
+	l->batch_events = 0;
+	return put_copy(l, pgcopy_header, PGCOPY_HEADER_LEN);
+error:
+	l->status = EXIT_DB;
+	return false;
+}
+
+/* end the COPY and commit (or, with abort_reason, abandon it); false on failure */
+static bool
+batch_end(load *l, const char *abort_reason)
+{
+	PGresult   *res;
+	bool		ok = true;
+
+	if (!l->in_batch)
+		return true;
+	l->in_batch = false;
+	if (abort_reason == NULL && !put_copy(l, pgcopy_trailer, PGCOPY_TRAILER_LEN))
+		return false;
+	if (PQputCopyEnd(l->dst.pg, abort_reason) != 1)
+	{
+		conn_report(&l->dst, "could not end COPY", NULL);
+		l->status = EXIT_DB;
+		return false;
+	}
+	while ((res = PQgetResult(l->dst.pg)) != NULL)
+	{
+		if (abort_reason == NULL && PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			conn_report(&l->dst, "COPY failed", res);
+			ok = false;
+		}
+		PQclear(res);
+	}
+	if (!ok || abort_reason != NULL)
+	{
+		if (PQstatus(l->dst.pg) == CONNECTION_OK)
+			(void) conn_command(&l->dst, "could not roll back", "ROLLBACK");
+		l->pos = l->committed;
+		if (!ok)
+			l->status = EXIT_DB;
+		return ok;
+	}
+	if (!conn_command(&l->dst, "could not commit", "COMMIT"))
+	{
+		l->status = EXIT_DB;
+		return false;
+	}
+	l->total += l->batch_events;
+	l->committed = l->pos;
+	log_debug("committed %" PRIu64 " events through id %" PRIu64, l->batch_events, l->committed);
+	log_commit(l, false);
+	return true;
+}
+
+/* the held transaction is whole: move it into the batch */
+static bool
+hold_flush(load *l)
+{
+	if (l->hold_events == 0)
+	{
+		l->spilled = false;
+		return true;
+	}
+	if (!batch_begin(l) || !put_copy(l, l->hold, l->hold_len))
+		return false;
+	l->batch_events += l->hold_events;
+	l->pos = l->hold_last;
+	l->hold_len = 0;
+	l->hold_events = 0;
+	l->spilled = false;
+	return true;
+}
+
+/* append one encoded event to the held transaction, growing the buffer */
+static bool
+hold_append(load *l, const stream_event *e)
+{
+	size_t		need = PGCOPY_EVENT_OVERHEAD + e->event_len;
+
+	if (l->hold_len + need > l->hold_cap)
+	{
+		size_t		cap = l->hold_cap ? l->hold_cap : 64 * 1024;
+		char	   *p;
+
+		while (cap < l->hold_len + need)
+			cap *= 2;
+		if ((p = realloc(l->hold, cap)) == NULL)
+		{
+			log_error("out of memory holding a transaction of %" PRIu64 " events", l->hold_events);
+			l->status = EXIT_IO;
+			return false;
+		}
+		l->hold = p;
+		l->hold_cap = cap;
+	}
+	l->hold_len += pgcopy_encode_event(l->hold + l->hold_len, e);
+	l->hold_events++;
+	l->hold_last = e->id;
+	l->hold_ts = e->ts;
+	return true;
+}
+
+/*
+ * A transaction too big to hold: commit the batch before it (whole transactions),
+ * then stream this one straight into a batch of its own, so a cut loses only it.
+ */
+static bool
+spill(load *l)
+{
+	if (!batch_end(l, NULL))
+		return false;
+	log_debug("a source transaction exceeds %d bytes; streaming it", HOLD_CAP);
+	if (!hold_flush(l))
+		return false;
+	l->spilled = true;
+	return true;
+}
+
+static bool
+maybe_commit(load *l, bool idle)
+{
+	if (l->in_batch && (idle || (int64_t) l->batch_events >= l->max_per_write))
+		return batch_end(l, NULL);
+	return true;
+}
+
+static bool
+check_header(load *l, const stream_header *h)
+{
+	events_ends ends;
+	bool		ok = true;
+
+	if (!events_read_ends(&l->dst, &ends))
+	{
+		l->status = EXIT_DB;
+		return false;
+	}
+	/* the position is the destination's own max(id), read under the writer lock */
+	l->dest_max = l->pos = l->committed = ends.max_id;
+	if (h->source_max < ends.max_id)
+	{
+		log_error("destination (%s) is ahead of the source: its max id %" PRIu64
+				  " exceeds the source's %" PRIu64 " (source %s)",
+				  l->dst.desc, ends.max_id, h->source_max, h->source);
+		ok = false;
+	}
+	else if (ends.has_first && !h->has_first)
+	{
+		log_error("destination (%s) has events but the source (%s) has none", l->dst.desc, h->source);
+		ok = false;
+	}
+	else if (ends.has_first && !events_equal(&ends.first, &h->first))
+	{
+		log_error("destination (%s) holds events of another source: its first event (id %" PRIu64
+				  ") differs from the source's (id %" PRIu64 ", source %s)",
+				  l->dst.desc, ends.first.id, h->first.id, h->source);
+		ok = false;
+	}
+	events_ends_clear(&ends);
+	if (!ok)
+		l->status = EXIT_REFUSED;
+	return ok;
+}
+
+static bool
+on_event(load *l, stream_reader *in, const stream_event *e)
+{
+	uint64_t	accepted = l->hold_events > 0 ? l->hold_last : l->pos;
+
+	if (l->stream_prev != 0 && e->id != l->stream_prev + 1)
+	{
+		log_error("stdin: byte offset %" PRIu64 ": event id %" PRIu64 " follows id %" PRIu64
+				  " (ids must rise by 1); last good id %" PRIu64,
+				  stream_reader_offset(in), e->id, l->stream_prev, l->stream_prev);
+		l->status = EXIT_INPUT;
+		return false;
+	}
+	l->stream_prev = e->id;
+	l->stream_count++;
+	if (e->id <= accepted)
+		return true;			/* already there: replays and overlaps are harmless */
+	if (e->id != accepted + 1)
+	{
+		log_error("gap: the stream's next event is id %" PRIu64 " but the destination (%s) ends at id %"
+				  PRIu64 "; ids %" PRIu64 "..%" PRIu64 " are missing", e->id, l->dst.desc,
+				  accepted, accepted + 1, e->id - 1);
+		l->status = EXIT_REFUSED;
+		return false;
+	}
+	/* a change of ts closes the source transaction before this event */
+	if (l->hold_events > 0 && e->ts != l->hold_ts)
+	{
+		if (!hold_flush(l) || !maybe_commit(l, false))
+			return false;
+	}
+	else if (l->spilled && e->ts != l->hold_ts)
+	{
+		l->spilled = false;
+		if (!maybe_commit(l, false))
+			return false;
+	}
+	if (l->spilled)
+	{
+		char		row[PGCOPY_EVENT_OVERHEAD];
+
+		/* encode the fixed part, then send the text without copying it */
+		stream_event head = *e;
+
+		head.event_len = 0;
+		pgcopy_encode_event(row, &head);
+		row[26] = (char) ((e->event_len + 1) >> 24);
+		row[27] = (char) ((e->event_len + 1) >> 16);
+		row[28] = (char) ((e->event_len + 1) >> 8);
+		row[29] = (char) (e->event_len + 1);
+		if (!put_copy(l, row, sizeof(row)) || !put_copy(l, e->event, e->event_len))
+			return false;
+		l->batch_events++;
+		l->pos = e->id;
+		l->hold_ts = e->ts;
+		l->last_ts = e->ts;
+		return true;
+	}
+	if (!hold_append(l, e))
+		return false;
+	l->last_ts = e->ts;
+	if (l->hold_len > HOLD_CAP)
+		return spill(l);
+	return true;
+}
+
+/* the stream is damaged or cut: keep the whole transactions, drop the rest */
+static void
+salvage(load *l)
+{
+	if (l->spilled)
+		batch_end(l, "the stream ended inside a source transaction");
+	else if (l->in_batch)
+		batch_end(l, NULL);
+	if (l->committed > l->dest_max || l->hold_events > 0)
+		log_info("kept whole transactions through id %" PRIu64 "; discarded %" PRIu64
+				 " events of an incomplete one", l->committed, l->hold_events);
+	l->hold_events = 0;
+	l->hold_len = 0;
+}
+
+/* wait for the destination advisory lock: one writer per destination */
+static bool
+take_lock(load *l)
+{
+	static const char *holder_sql =
+		"SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
+		"a.backend_start::timestamptz(0) FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid "
+		"WHERE k.locktype = 'advisory' AND k.granted AND k.database = "
+		"(SELECT oid FROM pg_database WHERE datname = current_database()) "
+		"AND ((k.classid::bigint << 32) | k.objid::bigint) = " LOCK_KEY " LIMIT 1";
+	double		deadline = now_s() + l->lock_wait_s;
+	PGresult   *res;
+
+	for (;;)
+	{
+		bool		got;
+
+		res = conn_exec(&l->dst, "could not take the writer lock", PGRES_TUPLES_OK,
+						"SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0, NULL);
+		if (res == NULL)
+		{
+			l->status = EXIT_DB;
+			return false;
+		}
+		got = PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (got)
+			return true;
+		if (stop_requested || now_s() >= deadline)
+			break;
+		usleep(100 * 1000);
+	}
+	res = PQexec(l->dst.pg, holder_sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		log_error("destination (%s) is already being written by pid %s (%s from %s, since %s); "
+				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
+				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+	else
+		log_error("destination (%s) is already being written by another session; "
+				  "only one writer per destination", l->dst.desc);
+	PQclear(res);
+	l->status = EXIT_REFUSED;
+	return false;
+}
+
+/* read and apply the stream; returns when it ends, fails or a stop is requested */
+static void
+run(load *l)
+{
+	stream_msg	m;
+
+	for (;;)
+	{
+		stream_read_result r = stream_read(l->in, &m);
+
+		if (r == STREAM_STOP)
+		{
+			batch_end(l, "stopped by signal");
+			log_info("stopped by signal; committed through id %" PRIu64, l->committed);
+			return;
+		}
+		if (r == STREAM_EOF)
+		{
+			if (l->ended)
+				return;
+			log_error("stdin: byte offset %" PRIu64 ": the stream ends without an end marker (cut?); "
+					  "last good id %" PRIu64, stream_reader_offset(l->in), l->stream_prev);
+			l->status = EXIT_INPUT;
+			salvage(l);
+			return;
+		}
+		if (r == STREAM_ERROR)
+		{
+			log_error("%s; last good id %" PRIu64, stream_reader_error(l->in), l->stream_prev);
+			l->status = EXIT_INPUT;
+			salvage(l);
+			return;
+		}
+		if (!l->have_header && m.type != MSG_HEADER)
+		{
+			log_error("stdin: byte offset %" PRIu64 ": expected a header, got %s",
+					  stream_reader_offset(l->in), stream_msg_type_name(m.type));
+			l->status = EXIT_INPUT;
+			salvage(l);
+			return;
+		}
+		switch (m.type)
+		{
+			case MSG_HEADER:
+				if (l->have_header && !l->ended)
+				{
+					log_error("stdin: byte offset %" PRIu64 ": a header in the middle of a stream",
+							  stream_reader_offset(l->in));
+					l->status = EXIT_INPUT;
+					salvage(l);
+					return;
+				}
+				/* a later header starts a concatenated stream: check it too */
+				if (!batch_end(l, NULL) || !check_header(l, &m.hdr))
+					return;
+				l->have_header = true;
+				l->ended = false;
+				l->stream_prev = 0;
+				l->stream_count = 0;
+				log_debug("reading a stream from %s (%s) after id %" PRIu64,
+						  m.hdr.source, m.hdr.producer, m.hdr.after);
+				break;
+			case MSG_EVENT:
+				if (l->ended || !on_event(l, l->in, &m.ev))
+				{
+					if (l->ended)
+					{
+						log_error("stdin: byte offset %" PRIu64 ": an event after the end marker",
+								  stream_reader_offset(l->in));
+						l->status = EXIT_INPUT;
+					}
+					salvage(l);
+					return;
+				}
+				break;
+			case MSG_BOUNDARY:
+			case MSG_END:
+				if ((l->stream_count > 0 && m.last_id != l->stream_prev) ||
+					(m.type == MSG_END && m.count != l->stream_count))
+				{
+					log_error("stdin: byte offset %" PRIu64 ": %s marker says id %" PRIu64
+							  " but the stream's last event is id %" PRIu64 "; last good id %" PRIu64,
+							  stream_reader_offset(l->in), stream_msg_type_name(m.type),
+							  m.last_id, l->stream_prev, l->stream_prev);
+					l->status = EXIT_INPUT;
+					salvage(l);
+					return;
+				}
+				if (!hold_flush(l))
+					return;
+				if (m.type == MSG_END)
+				{
+					l->ended = true;
+					if (!batch_end(l, NULL))
+						return;
+				}
+				else if (!maybe_commit(l, stream_reader_idle(l->in)))
+					return;
+				break;
+			case MSG_WAKE:
+				log_error("stdin: byte offset %" PRIu64 ": a wake message belongs on slate-extract's input",
+						  stream_reader_offset(l->in));
+				l->status = EXIT_INPUT;
+				salvage(l);
+				return;
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"max-events-per-write", required_argument, NULL, 'm'},
+		{"synchronous-commit", required_argument, NULL, 's'},
+		{"lock-wait", required_argument, NULL, 'w'},
+		{"connect-timeout", required_argument, NULL, 't'},
+		{"log-format", required_argument, NULL, 'L'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}
+	};
+	load		l;
+	int64_t		timeout = 0,
+				lock_wait = 10;
+	int			log_format = LOG_FORMAT_AUTO;
+	const char *conninfo = NULL;
+	int			c;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		opt_print_version(PROG);
+		return EXIT_OK;
+	}
+	memset(&l, 0, sizeof(l));
+	l.max_per_write = 10000;
+	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'm':
+				if (!opt_int64(PROG, "max-events-per-write", optarg, 1, INT32_MAX, &l.max_per_write))
+					return EXIT_USAGE;
+				break;
+			case 's':
+				if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				{
+					opt_usage_error(PROG, "invalid value \"%s\" for --synchronous-commit: use on or off", optarg);
+					return EXIT_USAGE;
+				}
+				l.sync_commit = strcmp(optarg, "on") == 0;
+				break;
+			case 'w':
+				if (!opt_int64(PROG, "lock-wait", optarg, 0, 3600, &lock_wait))
+					return EXIT_USAGE;
+				break;
+			case 't':
+				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
+					return EXIT_USAGE;
+				break;
+			case 'L':
+				if ((log_format = log_parse_format(optarg)) < 0)
+				{
+					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
+					return EXIT_USAGE;
+				}
+				break;
+			case 'v':
+				log_set_level(LOG_DEBUG);
+				break;
+			case 'V':
+				opt_print_version(PROG);
+				return EXIT_OK;
+			default:
+				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
+				return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		conninfo = argv[optind++];
+	if (optind < argc)
+	{
+		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind]);
+		return EXIT_USAGE;
+	}
+	l.lock_wait_s = (int) lock_wait;
+
+	log_init(PROG, (enum log_format) log_format);
+	signals_init();
+	l.in = stream_reader_new(STDIN_FILENO, "stdin", MAX_MESSAGE);
+	if (l.in == NULL)
+	{
+		log_error("out of memory");
+		return EXIT_IO;
+	}
+	if (!conn_open(&l.dst, "destination", conninfo, (int) timeout))
+	{
+		stream_reader_free(l.in);
+		return EXIT_DB;
+	}
+	l.started = l.last_log = now_s();
+	if ((l.sync_commit || conn_command(&l.dst, "could not set synchronous_commit",
+									   "SET synchronous_commit = off")) &&
+		take_lock(&l))
+		run(&l);
+	else if (l.status == EXIT_OK)
+		l.status = EXIT_DB;
+
+	if (l.status == EXIT_OK && !stop_requested)
+		log_commit(&l, true);
+	free(l.hold);
+	stream_reader_free(l.in);
+	conn_close(&l.dst);
+	return l.status;
+}
