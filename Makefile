@@ -30,7 +30,10 @@ LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
 HEADERS = $(wildcard lib/*.h)
 
-all: $(PROGRAMS)
+# test tools live under test/<tool>/ and build into test/bin/
+TEST_PROGRAMS = $(patsubst test/%/,test/bin/slate-%,$(sort $(dir $(wildcard test/*/*.c))))
+
+all: $(PROGRAMS) $(TEST_PROGRAMS)
 
 # rebuild everything when the flags change (e.g. SANITIZE on or off)
 build/flags: FORCE
@@ -50,6 +53,10 @@ bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard src/$$*
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) build/libslate.a $(LIBS)
 
+test/bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard test/$$*/*.c)))) build/libslate.a
+	@mkdir -p test/bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) build/libslate.a $(LIBS)
+
 deps:
 	@sh tools/ensure-deps.sh
 
@@ -62,7 +69,7 @@ install: all
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build bin/slate-*
+	rm -rf build bin/slate-* test/bin
 
 FORCE:
 .PHONY: all deps test install clean FORCE
