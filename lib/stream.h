@@ -30,6 +30,13 @@ typedef struct stream_event
 	size_t		event_len;
 } stream_event;
 
+/*
+ * The "crc" of an event message: CRC-32C over the id (8 bytes big-endian),
+ * the ts in msgpack's 96-bit timestamp form (nanoseconds 4 bytes, seconds
+ * 8 bytes, big-endian) and the event text.
+ */
+uint32_t stream_event_crc(const stream_event *e);
+
 typedef struct stream_header
 {
 	int			version;

@@ -131,13 +131,18 @@ get_cstr(const msgpack_object *o, char *buf, size_t n)
 	return true;
 }
 
-/* decode the id/ts/event members of map m into e; "what" names the message in errors */
+/*
+ * Decode the id/ts/event members of map m into e; "what" names the message in
+ * errors.  An optional "crc" (see stream_event_crc) must match.
+ */
 static stream_read_result
 decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, const char *what)
 {
 	bool		has_id = false,
 				has_ts = false,
-				has_event = false;
+				has_event = false,
+				has_crc = false;
+	uint64_t	crc = 0;
 
 	for (uint32_t i = 0; i < m->size; i++)
 	{
@@ -167,6 +172,12 @@ decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, con
 			e->event_len = kv->val.via.str.size;
 			has_event = true;
 		}
+		else if (key_is(kv, "crc"))
+		{
+			if (!get_uint(&kv->val, &crc) || crc > UINT32_MAX)
+				return fail(r, "%s: \"crc\" is not a 32-bit unsigned integer", what);
+			has_crc = true;
+		}
 		else if (key_is(kv, "type"))
 			continue;
 		else
@@ -174,6 +185,8 @@ decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, con
 	}
 	if (!has_id || !has_ts || !has_event)
 		return fail(r, "%s: missing \"%s\"", what, !has_id ? "id" : !has_ts ? "ts" : "event");
+	if (has_crc && crc != stream_event_crc(e))
+		return fail(r, "%s id %" PRIu64 ": checksum mismatch (the message is corrupt)", what, e->id);
 	return STREAM_MSG;
 }
 

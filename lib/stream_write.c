@@ -5,6 +5,7 @@
 
 #include <msgpack.h>
 
+#include "crc32c.h"
 #include "io.h"
 #include "stream.h"
 
@@ -99,10 +100,28 @@ pack_event_members(msgpack_packer *pk, const stream_event *e)
 		msgpack_pack_str_body(pk, e->event, e->event_len);
 }
 
+uint32_t
+stream_event_crc(const stream_event *e)
+{
+	unsigned char head[20];
+	int64_t		sec;
+	uint32_t	nsec;
+
+	pg_ts_to_unix(e->ts, &sec, &nsec);
+	for (int i = 0; i < 8; i++)
+		head[i] = (unsigned char) (e->id >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		head[8 + i] = (unsigned char) (nsec >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++)
+		head[12 + i] = (unsigned char) ((uint64_t) sec >> (56 - 8 * i));
+	return crc32c(crc32c(0, head, sizeof(head)), e->event, e->event_len);
+}
+
 bool
 stream_write_event(stream_writer *w, const stream_event *e)
 {
-	return !(pack_type(&w->pk, 4, "event") || pack_event_members(&w->pk, e));
+	return !(pack_type(&w->pk, 5, "event") || pack_event_members(&w->pk, e) ||
+			 pack_key(&w->pk, "crc") || msgpack_pack_uint32(&w->pk, stream_event_crc(e)));
 }
 
 bool

@@ -1,0 +1,11 @@
+/* crc32c.h - CRC-32C (Castagnoli), the checksum of event messages */
+#ifndef SLATE_CRC32C_H
+#define SLATE_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* continue crc (start with 0) over len bytes */
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif

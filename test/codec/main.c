@@ -1,0 +1,203 @@
+/* slate-codec - unit tests of the stream codec: write, read back, compare; cut and corrupt */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+static int	failures;
+
+#define CHECK(cond, ...) \
+	do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+static const int64_t sample_ts[] = {
+	0, 1, -1, 999999, -1000001, INT64_C(817000000000000),
+	PG_TS_MIN, PG_TS_END - 1, INT64_C(-63000000000000)
+};
+
+static char big[100000];
+
+/* a temporary file holding what the writer wrote; returns its fd at offset 0 */
+static int
+tmpfile_fd(void)
+{
+	char		path[] = "/tmp/slate-codec-XXXXXX";
+	int			fd = mkstemp(path);
+
+	if (fd < 0)
+	{
+		perror("mkstemp");
+		exit(2);
+	}
+	unlink(path);
+	return fd;
+}
+
+static void
+write_sample(int fd, size_t *n_events)
+{
+	stream_writer *w = stream_writer_new(fd);
+	stream_header h = {.version = 1, .producer = "slate-codec", .source = "host=x dbname=y",
+	.after = 0, .source_max = 99, .has_first = true,
+	.first = {.id = 1, .ts = 5, .event = "{\"a\": 1}", .event_len = 8}};
+	uint64_t	id = 1;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char) ('a' + i % 26);
+	CHECK(stream_write_header(w, &h), "header");
+	for (size_t i = 0; i < sizeof(sample_ts) / sizeof(sample_ts[0]); i++)
+	{
+		stream_event e = {.id = id++, .ts = sample_ts[i], .event = "{\"k\": \"v\\\"é😀\"}", .event_len = 19};
+
+		CHECK(stream_write_event(w, &e), "event");
+	}
+	{
+		stream_event e = {.id = id++, .ts = 7, .event = big, .event_len = sizeof(big)};
+
+		CHECK(stream_write_event(w, &e), "big event");
+	}
+	CHECK(stream_write_boundary(w, id - 1), "boundary");
+	CHECK(stream_write_wake(w), "wake");
+	CHECK(stream_write_end(w, id - 1, id - 1), "end");
+	CHECK(stream_flush(w), "flush");
+	stream_writer_free(w);
+	*n_events = id - 1;
+}
+
+static void
+test_round_trip(void)
+{
+	int			fd = tmpfile_fd();
+	size_t		n;
+	stream_reader *r;
+	stream_msg	m;
+	size_t		i = 0;
+
+	write_sample(fd, &n);
+	lseek(fd, 0, SEEK_SET);
+	r = stream_reader_new(fd, "sample", 1 << 20);
+	CHECK(stream_read(r, &m) == STREAM_MSG && m.type == MSG_HEADER, "header back");
+	CHECK(m.hdr.version == 1 && strcmp(m.hdr.producer, "slate-codec") == 0 &&
+		  strcmp(m.hdr.source, "host=x dbname=y") == 0 && m.hdr.source_max == 99 &&
+		  m.hdr.has_first && m.hdr.first.id == 1 && m.hdr.first.ts == 5 &&
+		  m.hdr.first.event_len == 8 && memcmp(m.hdr.first.event, "{\"a\": 1}", 8) == 0,
+		  "header fields");
+	for (i = 0; i < sizeof(sample_ts) / sizeof(sample_ts[0]); i++)
+	{
+		CHECK(stream_read(r, &m) == STREAM_MSG && m.type == MSG_EVENT, "event %zu back", i);
+		CHECK(m.ev.id == i + 1 && m.ev.ts == sample_ts[i] && m.ev.event_len == 19 &&
+			  memcmp(m.ev.event, "{\"k\": \"v\\\"é😀\"}", 19) == 0,
+			  "event %zu: id %" PRIu64 " ts %" PRId64 " (want %" PRId64 ")", i, m.ev.id, m.ev.ts, sample_ts[i]);
+	}
+	CHECK(stream_read(r, &m) == STREAM_MSG && m.ev.event_len == sizeof(big) &&
+		  memcmp(m.ev.event, big, sizeof(big)) == 0, "big event back");
+	CHECK(stream_read(r, &m) == STREAM_MSG && m.type == MSG_BOUNDARY && m.last_id == n, "boundary back");
+	CHECK(stream_read(r, &m) == STREAM_MSG && m.type == MSG_WAKE, "wake back");
+	CHECK(stream_read(r, &m) == STREAM_MSG && m.type == MSG_END && m.last_id == n && m.count == n,
+		  "end back");
+	CHECK(stream_read(r, &m) == STREAM_EOF, "eof");
+	stream_reader_free(r);
+	close(fd);
+	printf("ok round trip\n");
+}
+
+/* every proper prefix must read as cut (or end cleanly at a message boundary) */
+static void
+test_cuts_and_flips(void)
+{
+	int			fd = tmpfile_fd();
+	size_t		n;
+	off_t		len;
+	char	   *all;
+	int			cut_errors = 0,
+				flip_errors = 0;
+
+	write_sample(fd, &n);
+	len = lseek(fd, 0, SEEK_END);
+	all = malloc((size_t) len);
+	CHECK(pread(fd, all, (size_t) len, 0) == len, "pread");
+	close(fd);
+
+	for (off_t cut = 0; cut < len; cut += (cut < 2000 ? 1 : 997))
+	{
+		int			pfd = tmpfile_fd();
+		stream_reader *r;
+		stream_msg	m;
+		stream_read_result res;
+		bool		saw_end = false;
+
+		CHECK(write(pfd, all, (size_t) cut) == cut, "write");
+		lseek(pfd, 0, SEEK_SET);
+		r = stream_reader_new(pfd, "cut", 1 << 20);
+		while ((res = stream_read(r, &m)) == STREAM_MSG)
+			saw_end = m.type == MSG_END;
+		CHECK(!saw_end, "a cut stream at %jd showed its end marker", (intmax_t) cut);
+		if (res == STREAM_ERROR)
+			cut_errors++;
+		stream_reader_free(r);
+		close(pfd);
+	}
+	/* flipping any byte is caught or, at worst, changes a message the checks then see */
+	for (off_t at = 0; at < 1500 && at < len; at++)
+	{
+		int			pfd = tmpfile_fd();
+		stream_reader *r;
+		stream_msg	m;
+		stream_read_result res;
+		int			events = 0;
+
+		all[at] ^= 0x20;
+		CHECK(write(pfd, all, (size_t) len) == len, "write");
+		all[at] ^= 0x20;
+		lseek(pfd, 0, SEEK_SET);
+		r = stream_reader_new(pfd, "flip", 1 << 20);
+		while ((res = stream_read(r, &m)) == STREAM_MSG)
+			events += m.type == MSG_EVENT;
+		if (res == STREAM_ERROR)
+			flip_errors++;
+		stream_reader_free(r);
+		close(pfd);
+	}
+	free(all);
+	CHECK(cut_errors > 0 && flip_errors > 0, "cuts %d flips %d", cut_errors, flip_errors);
+	printf("ok cuts (%d reported) and flips (%d reported)\n", cut_errors, flip_errors);
+}
+
+static void
+test_timestamps(void)
+{
+	for (size_t i = 0; i < sizeof(sample_ts) / sizeof(sample_ts[0]); i++)
+	{
+		int64_t		sec,
+					back;
+		uint32_t	nsec;
+
+		pg_ts_to_unix(sample_ts[i], &sec, &nsec);
+		CHECK(nsec < 1000000000u && nsec % 1000 == 0, "nsec %u", nsec);
+		CHECK(unix_to_pg_ts(sec, nsec, &back) && back == sample_ts[i], "ts %zu", i);
+	}
+	{
+		int64_t		out;
+
+		CHECK(!unix_to_pg_ts(0, 1, &out), "sub-microsecond refused");
+		CHECK(!unix_to_pg_ts(0, 1000000000u, &out), "nsec >= 1e9 refused");
+		CHECK(!unix_to_pg_ts(INT64_MAX, 0, &out), "far future refused");
+		CHECK(!unix_to_pg_ts(INT64_MIN, 0, &out), "far past refused");
+	}
+	printf("ok timestamps\n");
+}
+
+int
+main(void)
+{
+	test_timestamps();
+	test_round_trip();
+	test_cuts_and_flips();
+	if (failures)
+		printf("not ok: %d failures\n", failures);
+	return failures ? 1 : 0;
+}
