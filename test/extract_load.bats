@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# slate-extract and slate-load: round trips, ranges, damage, refusals, kills.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+setup_file() {
+	cluster_start pg
+	db_create pg src source
+	# events over 8000 bytes need the id-only notification
+	psql -X -q -v ON_ERROR_STOP=1 -d "$(cluster_conninfo pg src)" -f "$SLATE_ROOT/sql/notify-id-only.sql"
+	insert_events pg src 3000
+	# awkward text and big events, each in its own transaction
+	psql_c pg src "SELECT insert_events(format('(\$1[1], \$2, %L), (\$1[2], \$2, %L)',
+		'{\"q\": \"it''s \\\"quoted\\\" \\\\ back\\\\slash\", \"t\": \"Zoë Łukasz Nguyễn 😀\"}',
+		'{\"nul\": \"\\u0001\\t\", \"n\": 1.50, \"x\": [1, {\"b\": null}]}'))" >/dev/null
+	psql_c pg src "SELECT insert_events(format('(\$1[1], \$2, %L)',
+		json_build_object('big', repeat('x', 25000), 'more', repeat('é', 12000))))" >/dev/null
+	insert_events pg src 500
+	SRC=$(cluster_conninfo pg src)
+	export SRC
+	"$SLATE_ROOT/bin/slate-extract" "$SRC" >"$BATS_FILE_TMPDIR/all.mp" 2>/dev/null
+}
+
+teardown_file() {
+	clusters_stop_all
+}
+
+# fresh_dest NAME: create an empty destination database, print its conninfo
+fresh_dest() {
+	db_create pg "$1" destination >/dev/null
+	cluster_conninfo pg "$1"
+}
+
+# count DB
+count() {
+	psql_c pg "$1" "SELECT count(*) FROM events"
+}
+
+# assert_boundary_prefix DB: DB holds the source's first N events exactly,
+# and N ends a source transaction (the next source event has another ts)
+assert_boundary_prefix() {
+	local n src_md5 dst_md5 next
+	n=$(count "$1")
+	dst_md5=$(events_md5 pg "$1")
+	src_md5=$(psql_c pg src "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
+		SELECT md5(coalesce(string_agg(id || '|' || ts || '|' || event::text,
+			E'\n' ORDER BY id), '')) FROM events WHERE id <= $n")
+	assert_equal "$dst_md5" "$src_md5"
+	next=$(psql_c pg src "SELECT count(*) FROM events a JOIN events b ON b.id = a.id + 1
+		WHERE a.id = $n AND a.ts = b.ts")
+	assert_equal "$next" 0
+}
+
+@test "--help, --version and bad options" {
+	for prog in slate-extract slate-load; do
+		run "$prog" --help
+		assert_success
+		assert_output --partial "Usage:"
+		run "$prog" --version
+		assert_success
+		assert_output --regexp "^$prog \(slate\) [0-9]+\.[0-9]+"
+		run "$prog" --no-such-option
+		assert_failure 2
+		assert_output --partial "Try \"$prog --help\" for more information."
+		run "$prog" --connect-timeout=abc
+		assert_failure 2
+		assert_output --partial "invalid value \"abc\" for --connect-timeout"
+	done
+	run slate-load --max-events-per-write=0
+	assert_failure 2
+	run slate-extract --after 5 --until 3
+	assert_failure 2
+	assert_output --partial "--until must be greater than --after"
+}
+
+@test "round trip is byte-exact, awkward text and 37 kB events included" {
+	dst=$(fresh_dest rt)
+	run slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_success
+	assert_equal "$(events_md5 pg rt)" "$(events_md5 pg src)"
+	assert_equal "$(count rt)" 3503
+}
+
+@test "extract | load through a pipe equals the source" {
+	dst=$(fresh_dest piped)
+	run bash -c 'set -o pipefail; slate-extract "$1" | slate-load --max-events-per-write 700 "$2"' _ "$SRC" "$dst"
+	assert_success
+	assert_equal "$(events_md5 pg piped)" "$(events_md5 pg src)"
+}
+
+@test "ranges compose: --until then --after" {
+	dst=$(fresh_dest ranges)
+	slate-extract "$SRC" --until 1000 >"$BATS_TEST_TMPDIR/a.mp"
+	slate-extract "$SRC" --after 1000 >"$BATS_TEST_TMPDIR/b.mp"
+	run slate-load "$dst" <"$BATS_TEST_TMPDIR/a.mp"
+	assert_success
+	# --until extends to the end of id 1000's transaction (15 per transaction)
+	assert_equal "$(count ranges)" 1005
+	assert_boundary_prefix ranges
+	run slate-load "$dst" <"$BATS_TEST_TMPDIR/b.mp"
+	assert_success
+	assert_equal "$(events_md5 pg ranges)" "$(events_md5 pg src)"
+}
+
+@test "replaying a stream is harmless" {
+	dst=$(fresh_dest replay)
+	slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	run slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_success
+	cat "$BATS_FILE_TMPDIR/all.mp" "$BATS_FILE_TMPDIR/all.mp" | slate-load "$dst"
+	assert_equal "$(events_md5 pg replay)" "$(events_md5 pg src)"
+}
+
+@test "a cut stream keeps whole transactions and names the offset" {
+	dst=$(fresh_dest cut)
+	size=$(stat -c %s "$BATS_FILE_TMPDIR/all.mp")
+	head -c $((size / 2)) "$BATS_FILE_TMPDIR/all.mp" >"$BATS_TEST_TMPDIR/cut.mp"
+	run --separate-stderr slate-load --log-format=text --max-events-per-write 100 "$dst" <"$BATS_TEST_TMPDIR/cut.mp"
+	assert_failure 3
+	[[ $stderr == *"byte offset"*"cut"*"last good id"* ]]
+	[ "$(count cut)" -gt 100 ]
+	assert_boundary_prefix cut
+}
+
+@test "corrupt bytes are refused with the offset; whole transactions kept" {
+	dst=$(fresh_dest corrupt)
+	cp "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/bad.mp"
+	# change one letter inside an event's text: still valid JSON, caught by the checksum
+	offset=$(grep -abo 'Name700' "$BATS_TEST_TMPDIR/bad.mp" | head -1 | cut -d: -f1)
+	printf 'X' | dd of="$BATS_TEST_TMPDIR/bad.mp" bs=1 seek="$offset" conv=notrunc status=none
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/bad.mp"
+	assert_failure 3
+	[[ $stderr == *"byte offset"*"checksum mismatch"* ]]
+	[ "$(count corrupt)" -lt 700 ]
+	[ "$(count corrupt)" -gt 600 ]
+	assert_boundary_prefix corrupt
+	# a structural break too
+	cp "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/bad2.mp"
+	printf '\xc1' | dd of="$BATS_TEST_TMPDIR/bad2.mp" bs=1 seek=$((offset + 2000)) conv=notrunc status=none
+	dst2=$(fresh_dest corrupt2)
+	run --separate-stderr slate-load --log-format=text "$dst2" <"$BATS_TEST_TMPDIR/bad2.mp"
+	assert_failure 3
+	[[ $stderr == *"byte offset"* ]]
+	assert_boundary_prefix corrupt2
+}
+
+@test "garbage and empty input are refused" {
+	dst=$(fresh_dest garbage)
+	run --separate-stderr slate-load "$dst" </dev/null
+	assert_failure 3
+	run --separate-stderr slate-load --log-format=text "$dst" < <(printf 'hello world\n')
+	assert_failure 3
+	[[ $stderr == *"byte offset 0"* ]]
+	assert_equal "$(count garbage)" 0
+}
+
+@test "a stream that does not reach the destination's position is a gap" {
+	dst=$(fresh_dest gap)
+	slate-extract "$SRC" --after 100 >"$BATS_TEST_TMPDIR/late.mp"
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/late.mp"
+	assert_failure 4
+	[[ $stderr == *"gap"*"ids 1..100 are missing"* ]]
+	assert_equal "$(count gap)" 0
+}
+
+@test "a hole in the source ids stops the extract before it" {
+	db_create pg holey destination
+	psql_c pg holey "INSERT INTO events SELECT id, '2026-01-01'::timestamptz + id * interval '1 s',
+		jsonb_build_object('n', id) FROM generate_series(1, 50) id WHERE id <> 31"
+	run --separate-stderr slate-extract --log-format=text "$(cluster_conninfo pg holey)"
+	assert_failure 4
+	[[ $stderr == *"hole in the source ids: id 32 follows id 30"* ]]
+	dst=$(fresh_dest afterhole)
+	slate-extract "$(cluster_conninfo pg holey)" 2>/dev/null | slate-load "$dst" 2>/dev/null || true
+	assert_equal "$(count afterhole)" 30
+}
+
+@test "a destination ahead of the source is refused, untouched" {
+	dst=$(fresh_dest ahead)
+	slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	psql_c pg ahead "INSERT INTO events SELECT 3504, now(), '{}'"
+	before=$(events_md5 pg ahead)
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_failure 4
+	[[ $stderr == *"ahead of the source"* ]]
+	assert_equal "$(events_md5 pg ahead)" "$before"
+}
+
+@test "a header from another source is refused before anything is written" {
+	dst=$(fresh_dest other)
+	psql_c pg other "INSERT INTO events VALUES (1, now(), '{\"another\": \"source\"}')"
+	before=$(events_md5 pg other)
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_failure 4
+	[[ $stderr == *"another source"*"first event"* ]]
+	assert_equal "$(events_md5 pg other)" "$before"
+}
+
+@test "kill -9 of slate-load mid-run leaves a prefix; a rerun completes it" {
+	dst=$(fresh_dest killed)
+	# a slow reader so the kill lands mid-stream: 64 kB every 20 ms
+	( while dd bs=64k count=1 status=none; do sleep 0.02; done <"$BATS_FILE_TMPDIR/all.mp" |
+		exec slate-load --max-events-per-write 200 "$dst" 2>/dev/null ) 3>&- &
+	pid=$!
+	for _ in $(seq 100); do
+		[ "$(count killed)" -ge 400 ] && break
+		sleep 0.05
+	done
+	pkill -9 -f "slate-load --max-events-per-write 200 $dst" || true
+	wait "$pid" || true
+	n=$(count killed)
+	[ "$n" -ge 400 ]
+	[ "$n" -lt 3503 ]
+	assert_boundary_prefix killed
+	run slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_success
+	assert_equal "$(events_md5 pg killed)" "$(events_md5 pg src)"
+}
+
+@test "SIGTERM stops slate-load cleanly without committing a partial batch" {
+	dst=$(fresh_dest termed)
+	( { head -c 100000 "$BATS_FILE_TMPDIR/all.mp"; sleep 30; } |
+		exec slate-load --max-events-per-write 100000 "$dst" 2>"$BATS_TEST_TMPDIR/err" ) 3>&- &
+	pid=$!
+	for _ in $(seq 50); do
+		grep -q . "$BATS_TEST_TMPDIR/err" 2>/dev/null && break
+		psql_c pg postgres "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY events%'" | grep -q 1 && break
+		sleep 0.1
+	done
+	pkill -TERM -f "slate-load --max-events-per-write 100000 $dst"
+	wait "$pid"
+	assert_equal "$(count termed)" 0
+}
+
+@test "--follow extracts again after each wake and ends at EOF" {
+	db_create pg fsrc source
+	insert_events pg fsrc 30
+	dst=$(fresh_dest fdst)
+	wake=$'\x81\xa4type\xa4wake'
+	{
+		printf '%s' "$wake"
+		sleep 0.5
+		insert_events pg fsrc 45 >/dev/null
+		printf '%s%s' "$wake" "$wake"
+		sleep 0.5
+	} | slate-extract --follow "$(cluster_conninfo pg fsrc)" | slate-load "$dst"
+	assert_equal "$(events_md5 pg fdst)" "$(events_md5 pg fsrc)"
+	assert_equal "$(count fdst)" 75
+}
+
+@test "no password in logs or errors" {
+	dst="$(fresh_dest pw) password=s3cr3tpw"
+	run --separate-stderr slate-load --log-format=json "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_success
+	[[ $stderr != *s3cr3tpw* ]]
+	run --separate-stderr slate-extract --log-format=json "$SRC password=s3cr3tpw" --until 5
+	assert_success
+	[[ $stderr != *s3cr3tpw* ]]
+	[[ $output != *s3cr3tpw* ]]
+	run --separate-stderr slate-extract "host=127.0.0.1 port=1 password=s3cr3tpw dbname=x"
+	assert_failure 1
+	[[ $stderr == *"could not connect to source"* ]]
+	[[ $stderr != *s3cr3tpw* ]]
+}
+
+@test "logs are bunyan JSON lines" {
+	run --separate-stderr slate-extract --log-format=json "$SRC" --until 20
+	assert_success
+	[[ $stderr == '{"name":"slate-extract","hostname":"'*'"level":30,"msg":"extracted 30 events'*'"time":"'*'"v":0'* ]]
+}
