@@ -1,7 +1,9 @@
 /* events.c - questions both sides ask of an events table */
+#include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
+#include "log.h"
 #include "pgcopy.h"
 
 bool
@@ -47,4 +49,82 @@ events_equal(const stream_event *a, const stream_event *b)
 {
 	return a->id == b->id && a->ts == b->ts && a->event_len == b->event_len &&
 		memcmp(a->event, b->event, a->event_len) == 0;
+}
+
+bool
+events_check_table(slate_conn *c)
+{
+	static const char *sql =
+		"SELECT to_regclass('events') IS NOT NULL, "
+		"(SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+		" FROM pg_attribute WHERE attrelid = to_regclass('events') AND attnum > 0 AND NOT attisdropped)";
+	static const char *want = "id bigint, ts timestamp with time zone, event jsonb";
+	PGresult   *res = conn_exec(c, "could not inspect the events table", PGRES_TUPLES_OK, sql, 0, NULL);
+	bool		ok = false;
+
+	if (res == NULL)
+		return false;
+	if (PQgetvalue(res, 0, 0)[0] != 't')
+		log_error("%s (%s) has no events table", c->role, c->desc);
+	else if (strcmp(PQgetvalue(res, 0, 1), want) != 0)
+		log_error("%s (%s): events has columns (%s), expected (%s)", c->role, c->desc,
+				  PQgetvalue(res, 0, 1), want);
+	else
+		ok = true;
+	PQclear(res);
+	return ok;
+}
+
+bool
+events_check_role(slate_conn *c, bool source)
+{
+	static const char *sql =
+		"SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('events') "
+		"  AND (tgname = 'notify_insert' OR tgfoid = to_regproc('notify_event_insert'))), "
+		"to_regclass('id') IS NOT NULL";
+	PGresult   *res = conn_exec(c, "could not inspect triggers", PGRES_TUPLES_OK, sql, 0, NULL);
+	bool		trigger,
+				id_table,
+				ok = true;
+
+	if (res == NULL)
+		return false;
+	trigger = PQgetvalue(res, 0, 0)[0] == 't';
+	id_table = PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	if (source && !trigger)
+	{
+		log_error("source (%s) has no notify_insert trigger on events: nothing would wake the replicator",
+				  c->desc);
+		ok = false;
+	}
+	else if (!source && (trigger || id_table))
+	{
+		log_error("destination (%s) is itself an event source (it has %s); refusing to write to it",
+				  c->desc, trigger ? "the notify_insert trigger" : "an id table");
+		ok = false;
+	}
+	return ok;
+}
+
+bool
+events_check_holes(slate_conn *c)
+{
+	static const char *sql = "SELECT count(*), coalesce(min(id), 1), coalesce(max(id), 0) FROM events";
+	PGresult   *res = conn_exec(c, "could not count events", PGRES_TUPLES_OK, sql, 0, NULL);
+	long long	n,
+				lo,
+				hi;
+	bool		ok;
+
+	if (res == NULL)
+		return false;
+	n = atoll(PQgetvalue(res, 0, 0));
+	lo = atoll(PQgetvalue(res, 0, 1));
+	hi = atoll(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	ok = n == hi - lo + 1 && (n == 0 || lo == 1);
+	if (!ok)
+		log_error("%s (%s): ids have holes: %lld events with ids %lld..%lld", c->role, c->desc, n, lo, hi);
+	return ok;
 }

@@ -24,3 +24,14 @@ void events_ends_clear(events_ends *ends);
 bool events_equal(const stream_event *a, const stream_event *b);
 
 #endif
+
+/*
+ * Start-up checks; each logs one error naming the role and what is wrong.
+ * events_check_table: an events table with exactly (id bigint, ts timestamptz, event jsonb).
+ * events_check_role: "source" needs the notify_insert trigger; "destination" must have
+ *   neither that trigger nor an id table (it would be a source itself).
+ * events_check_holes: count(*) = max - min + 1 (reads the primary key index once).
+ */
+bool events_check_table(slate_conn *c);
+bool events_check_role(slate_conn *c, bool source);
+bool events_check_holes(slate_conn *c);

@@ -56,6 +56,9 @@ usage(void)
 		   "                            source transaction\n"
 		   "      --follow              after the first extract, read wake messages on\n"
 		   "                            stdin and extract what is new after each\n"
+		   "      --check               validate the source (events table, notify trigger,\n"
+		   "                            no holes in the ids), write only a header and an\n"
+		   "                            end marker, and exit\n"
 		   "      --connect-timeout=S   give up connecting after S seconds\n"
 		   "      --log-format=FORMAT   json, text or auto (default: text on a terminal)\n"
 		   "  -v, --verbose             log each extract round\n"
@@ -351,6 +354,7 @@ main(int argc, char **argv)
 		{"after", required_argument, NULL, 'a'},
 		{"until", required_argument, NULL, 'u'},
 		{"follow", no_argument, NULL, 'f'},
+		{"check", no_argument, NULL, 'c'},
 		{"connect-timeout", required_argument, NULL, 't'},
 		{"log-format", required_argument, NULL, 'L'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -363,6 +367,7 @@ main(int argc, char **argv)
 				until = 0,
 				timeout = 0;
 	bool		follow_mode = false;
+	bool		check_only = false;
 	int			log_format = LOG_FORMAT_AUTO;
 	const char *conninfo = NULL;
 	int			c;
@@ -392,6 +397,9 @@ main(int argc, char **argv)
 				break;
 			case 'f':
 				follow_mode = true;
+				break;
+			case 'c':
+				check_only = true;
 				break;
 			case 't':
 				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
@@ -455,9 +463,23 @@ main(int argc, char **argv)
 	x.started = x.last_progress = now_s();
 
 	/* the header, the --until end and the first extract share one snapshot */
-	if (!conn_command(&x.src, "could not start a transaction",
-					  "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+	if (!events_check_table(&x.src) ||
+		((follow_mode || check_only) && !events_check_role(&x.src, true)) ||
+		(check_only && !events_check_holes(&x.src)))
+		x.status = x.src.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
+	else if (!conn_command(&x.src, "could not start a transaction",
+						   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
 		x.status = EXIT_DB;
+	else if (check_only)
+	{
+		if (!write_header(&x, (uint64_t) after) || !stream_write_end(x.out, x.last_id, 0))
+			x.status = x.status ? x.status : output_failed();
+		else
+			log_info("source (%s) is valid", x.src.desc);
+		stream_writer_free(x.out);
+		conn_close(&x.src);
+		return x.status;
+	}
 	else if (write_header(&x, (uint64_t) after) &&
 			 (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
 			 extract_range(&x, (uint64_t) until) &&

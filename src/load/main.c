@@ -31,6 +31,7 @@ typedef struct load
 	int64_t		max_per_write;
 	int			lock_wait_s;
 	bool		sync_commit;
+	bool		check_only;		/* validate against the header, write nothing */
 
 	uint64_t	dest_max;		/* destination max(id) when we started */
 	uint64_t	pos;			/* last id committed or in the open batch */
@@ -81,6 +82,9 @@ usage(void)
 		   "                                transaction boundary (default 10000)\n"
 		   "      --synchronous-commit=on|off  for the load session (default off: a lost\n"
 		   "                                tail is copied again, see README)\n"
+		   "      --check                   validate the destination against the stream's\n"
+		   "                                header (and its ids for holes), then exit\n"
+		   "                                without writing\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -106,7 +110,10 @@ log_commit(load *l, bool final)
 		return;
 	if (span < 1e-6)
 		span = 1e-6;
-	pg_ts_format(l->last_ts, when, sizeof(when));
+	if (l->total > 0)
+		pg_ts_format(l->last_ts, when, sizeof(when));
+	else
+		snprintf(when, sizeof(when), "none");
 	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%"
 			 PRIu64 ",\"total\":%" PRIu64, n, n / span, l->committed, l->total);
 	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64 " (ts %s)",
@@ -499,6 +506,11 @@ run(load *l)
 				/* a later header starts a concatenated stream: check it too */
 				if (!batch_end(l, NULL) || !check_header(l, &m.hdr))
 					return;
+				if (l->check_only)
+				{
+					log_info("destination (%s) is valid for source %s", l->dst.desc, m.hdr.source);
+					return;
+				}
 				l->have_header = true;
 				l->ended = false;
 				l->stream_prev = 0;
@@ -560,6 +572,7 @@ main(int argc, char **argv)
 		{"max-events-per-write", required_argument, NULL, 'm'},
 		{"synchronous-commit", required_argument, NULL, 's'},
 		{"lock-wait", required_argument, NULL, 'w'},
+		{"check", no_argument, NULL, 'c'},
 		{"connect-timeout", required_argument, NULL, 't'},
 		{"log-format", required_argument, NULL, 'L'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -606,6 +619,9 @@ main(int argc, char **argv)
 				if (!opt_int64(PROG, "lock-wait", optarg, 0, 3600, &lock_wait))
 					return EXIT_USAGE;
 				break;
+			case 'c':
+				l.check_only = true;
+				break;
 			case 't':
 				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
 					return EXIT_USAGE;
@@ -651,14 +667,19 @@ main(int argc, char **argv)
 		return EXIT_DB;
 	}
 	l.started = l.last_log = now_s();
-	if ((l.sync_commit || conn_command(&l.dst, "could not set synchronous_commit",
-									   "SET synchronous_commit = off")) &&
-		take_lock(&l))
+	if (!events_check_table(&l.dst) || !events_check_role(&l.dst, false) ||
+		(l.check_only && !events_check_holes(&l.dst)))
+		l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
+	else if (l.check_only)
+		run(&l);				/* returns after checking the header */
+	else if ((l.sync_commit || conn_command(&l.dst, "could not set synchronous_commit",
+											"SET synchronous_commit = off")) &&
+			 take_lock(&l))
 		run(&l);
 	else if (l.status == EXIT_OK)
 		l.status = EXIT_DB;
 
-	if (l.status == EXIT_OK && !stop_requested)
+	if (l.status == EXIT_OK && !stop_requested && !l.check_only)
 		log_commit(&l, true);
 	free(l.hold);
 	stream_reader_free(l.in);
