@@ -823,7 +823,8 @@ struct jv *jv_parse_program(const char *buf, size_t len, struct jv_error *err)
 		} else if (ident_is(&r, n, "module"))
 			ok = parse_module_exports(&r) && parse_assigned_object(&r, root);
 		else {
-			fail_at(&r, r.line, r.col, "expected '{', 'var', 'let', 'const' or 'module.exports'");
+			fail_at(&r, r.line, r.col, "expected '{', 'var', 'let', 'const' or 'module.exports'%s",
+					peek(&r) == -1 ? ", found the end of the file" : "");
 			ok = false;
 		}
 	}
