@@ -1,0 +1,2 @@
+const c = { 'eventSource': { "host": "h", databaseName: 'tab\there' }, replicationDestinations: [{host:'h2',databaseName:'d'}] }
+module.exports = c
