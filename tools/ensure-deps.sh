@@ -1,0 +1,112 @@
+#!/bin/sh
+# ensure-deps.sh: check that what building, testing or demonstrating slate needs is installed.
+#
+# Usage: tools/ensure-deps.sh [build|test|demo]     (default: test)
+#
+# Silent and quick when everything is there.  Otherwise, as root it runs
+# apt-get update and apt-get install -y for the missing Debian packages; as
+# anyone else it prints the one command that would install them, on stderr,
+# and exits 1.  Exit 2 on a usage error.
+
+set -u
+
+purpose=${1:-test}
+case $purpose in
+build | test | demo) ;;
+*)
+	echo "usage: tools/ensure-deps.sh [build|test|demo]" >&2
+	exit 2
+	;;
+esac
+
+missing=
+
+# need PACKAGE: note a Debian package to install (once).
+need() {
+	case " $missing " in
+	*" $1 "*) ;;
+	*) missing="${missing:+$missing }$1" ;;
+	esac
+}
+
+have_command() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+# have_pkgconfig NAME...: true if pkg-config knows one of the modules.
+have_pkgconfig() {
+	have_command pkg-config || return 1
+	for module in "$@"; do
+		pkg-config --exists "$module" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# have_file PATTERN: true if the glob PATTERN matches an existing file.
+have_file() {
+	for file in $1; do
+		[ -e "$file" ] && return 0
+	done
+	return 1
+}
+
+# msgpack_package: Debian 12 calls the C library's -dev package
+# libmsgpack-dev; later releases split it out as libmsgpack-c-dev.
+msgpack_package() {
+	if have_command apt-cache &&
+		apt-cache show libmsgpack-c-dev >/dev/null 2>&1; then
+		echo libmsgpack-c-dev
+	else
+		echo libmsgpack-dev
+	fi
+}
+
+check() {
+	missing=
+	have_command cc || need gcc
+	have_command make || need make
+	have_command pkg-config || need pkg-config
+	have_pkgconfig libpq || [ -e /usr/include/postgresql/libpq-fe.h ] ||
+		need libpq-dev
+	have_pkgconfig msgpack-c msgpack || [ -e /usr/include/msgpack.h ] ||
+		need "$(msgpack_package)"
+
+	[ "$purpose" = build ] && return 0
+
+	# test and demo: a PostgreSQL server to run throwaway clusters, its
+	# client, and bats with the libraries test_helper.bash loads
+	have_file '/usr/lib/postgresql/*/bin/initdb' || have_command initdb ||
+		need postgresql
+	have_command psql || need postgresql-client
+	have_command runuser && have_command setsid || need util-linux
+	have_command bats || need bats
+	for lib in bats-support bats-assert bats-file; do
+		[ -e "/usr/lib/bats/$lib/load.bash" ] || need "$lib"
+	done
+	return 0
+}
+
+check
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "sudo apt-get install -y $missing" >&2
+	exit 1
+fi
+
+echo "ensure-deps: installing $missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# wait for a concurrent apt or unattended-upgrades rather than fail at once
+lock="-o DPkg::Lock::Timeout=300"
+# shellcheck disable=SC2086 # one word per option and package
+apt-get $lock update -qq >&2 && apt-get $lock install -y -qq $missing >&2 || {
+	echo "ensure-deps: apt-get install failed for: $missing" >&2
+	exit 1
+}
+
+check
+if [ -n "$missing" ]; then
+	echo "ensure-deps: still missing after install: $missing" >&2
+	exit 1
+fi
+exit 0
