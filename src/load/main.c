@@ -53,6 +53,7 @@ typedef struct load
 	int64_t		hold_ts;
 	bool		spilled;		/* it outgrew HOLD_CAP and goes straight into the batch */
 
+	uint64_t	source_max;		/* newest source id we know of (header, boundaries) */
 	uint64_t	total;			/* events committed */
 	int64_t		last_ts;		/* ts of the last committed event */
 	double		started,
@@ -103,21 +104,31 @@ log_commit(load *l, bool final)
 	double		t = now_s();
 	double		span = t - l->last_log;
 	uint64_t	n = l->total - l->logged_total;
+	uint64_t	behind = l->source_max > l->committed ? l->source_max - l->committed : 0;
+	double		lag = 0;
 	char		fields[256];
-	char		when[48];
+	struct timespec wall;
 
 	if (!final && span < 1.0)
 		return;
 	if (span < 1e-6)
 		span = 1e-6;
+	/* seconds behind: how old the newest committed event is (its source transaction's start) */
 	if (l->total > 0)
-		pg_ts_format(l->last_ts, when, sizeof(when));
-	else
-		snprintf(when, sizeof(when), "none");
+	{
+		int64_t		sec;
+		uint32_t	nsec;
+
+		clock_gettime(CLOCK_REALTIME, &wall);
+		pg_ts_to_unix(l->last_ts, &sec, &nsec);
+		lag = (double) (wall.tv_sec - sec) + ((double) wall.tv_nsec - nsec) / 1e9;
+	}
 	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%"
-			 PRIu64 ",\"total\":%" PRIu64, n, n / span, l->committed, l->total);
-	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64 " (ts %s)",
-		   final ? "loaded" : "copied", n, n / span, l->committed, when);
+			 PRIu64 ",\"total\":%" PRIu64 ",\"lag_events\":%" PRIu64 ",\"lag_s\":%.3f",
+			 n, n / span, l->committed, l->total, behind, lag);
+	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64
+		   ", lag %" PRIu64 " events, %.3f s", final ? "loaded" : "copied", n, n / span,
+		   l->committed, behind, lag);
 	l->last_log = t;
 	l->logged_total = l->total;
 }
@@ -298,6 +309,8 @@ check_header(load *l, const stream_header *h)
 		l->status = EXIT_DB;
 		return false;
 	}
+	if (h->source_max > l->source_max)
+		l->source_max = h->source_max;
 	/* the position is the destination's own max(id), read under the writer lock */
 	l->dest_max = l->pos = l->committed = ends.max_id;
 	if (h->source_max < ends.max_id)
@@ -461,7 +474,7 @@ run(load *l)
 	{
 		stream_read_result r = stream_read(l->in, &m);
 
-		if (r == STREAM_STOP)
+		if (r == STREAM_STOP || (r != STREAM_MSG && stop_requested))
 		{
 			batch_end(l, "stopped by signal");
 			log_info("stopped by signal; committed through id %" PRIu64, l->committed);
@@ -546,6 +559,8 @@ run(load *l)
 				}
 				if (!hold_flush(l))
 					return;
+				if (m.last_id > l->source_max)
+					l->source_max = m.last_id;
 				if (m.type == MSG_END)
 				{
 					l->ended = true;
