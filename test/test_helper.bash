@@ -15,7 +15,8 @@
 # bats owns the EXIT traps of its processes, so instead of a trap each
 # cluster gets a watchdog that stops it once the process that started it has
 # gone (a crash, a kill, a forgotten teardown_file).  No cluster outlives the
-# run by more than about a second.
+# run by more than about a second.  The owner is the process that called
+# cluster_start: a cluster started inside a @test lasts until that test ends.
 #
 # Environment it reads: PG_BINDIR (server binaries; default: the newest
 # /usr/lib/postgresql/*/bin, else the directory of initdb on PATH).
