@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "log.h"
@@ -44,14 +46,75 @@ describe(slate_conn *c)
 			 db ? db : "", user ? user : "");
 }
 
+/* the connect_timeout in effect (conninfo, PGCONNECT_TIMEOUT), 0 if none */
+static int
+conn_timeout_of(PGconn *pg)
+{
+	PQconninfoOption *opts = PQconninfo(pg);
+	int			t = 0;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val)
+			t = atoi(o->val);
+	PQconninfoFree(opts);
+	return t;
+}
+
+/*
+ * Drive PQconnectPoll until the connection is made or fails, giving up at the
+ * deadline (libpq enforces connect_timeout only when it blocks itself) or when
+ * a stop is requested.  Returns false with a reason in *why on failure.
+ */
+static bool
+connect_wait(PGconn *pg, int timeout_s, const char **why)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	struct timespec now;
+	double		deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec + now.tv_nsec / 1e9 + (timeout_s > 0 ? timeout_s : 1e9);
+	while (st != PGRES_POLLING_OK)
+	{
+		struct pollfd p = {.fd = PQsocket(pg)};
+		double		left;
+		int			rc;
+
+		if (st == PGRES_POLLING_FAILED)
+			return false;
+		if (stop_requested)
+		{
+			*why = "stopped by signal";
+			return false;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = deadline - (now.tv_sec + now.tv_nsec / 1e9);
+		if (left <= 0)
+		{
+			*why = "timeout expired";
+			return false;
+		}
+		p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		/* wake at least every 200 ms to notice a stop even if a signal was missed */
+		rc = poll(&p, 1, left > 0.2 ? 200 : (int) (left * 1000) + 1);
+		if (rc < 0 && errno != EINTR)
+			return false;
+		if (rc > 0)
+			st = PQconnectPoll(pg);
+	}
+	return true;
+}
+
 bool
 conn_open(slate_conn *c, const char *role, const char *conninfo, int timeout_s)
 {
-	const char *keys[4];
-	const char *vals[4];
+	/* keepalives find a dead peer; the caller's conninfo comes later and wins */
+	const char *keys[8] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"};
+	const char *vals[8] = {"1", "10", "5", "3"};
 	char		timeout[16];
 	char		msg[1024];
-	int			k = 0;
+	const char *why = NULL;
+	int			k = 4;
 
 	memset(c, 0, sizeof(*c));
 	c->role = role;
@@ -71,17 +134,20 @@ conn_open(slate_conn *c, const char *role, const char *conninfo, int timeout_s)
 	keys[k] = NULL;
 	vals[k] = NULL;
 
-	c->pg = PQconnectdbParams(keys, vals, 1);
+	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL)
 	{
 		log_error("could not connect to %s: out of memory", role);
 		return false;
 	}
+	if (PQstatus(c->pg) != CONNECTION_BAD)
+		(void) connect_wait(c->pg, timeout_s > 0 ? timeout_s : conn_timeout_of(c->pg), &why);
 	describe(c);
 	if (PQstatus(c->pg) != CONNECTION_OK)
 	{
-		one_line(msg, sizeof(msg), PQerrorMessage(c->pg));
-		log_error("could not connect to %s (%s): %s", role, c->desc, msg);
+		one_line(msg, sizeof(msg), why ? why : PQerrorMessage(c->pg));
+		if (why == NULL || strcmp(why, "stopped by signal") != 0)
+			log_error("could not connect to %s (%s): %s", role, c->desc, msg);
 		strcpy(c->sqlstate, "08001");
 		PQfinish(c->pg);
 		c->pg = NULL;

@@ -457,7 +457,7 @@ main(int argc, char **argv)
 	if (!conn_open(&x.src, "source", conninfo, (int) timeout))
 	{
 		stream_writer_free(x.out);
-		return EXIT_DB;
+		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
 	x.last_id = (uint64_t) after;
 	x.started = x.last_progress = now_s();

@@ -679,7 +679,7 @@ main(int argc, char **argv)
 	if (!conn_open(&l.dst, "destination", conninfo, (int) timeout))
 	{
 		stream_reader_free(l.in);
-		return EXIT_DB;
+		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
 	l.started = l.last_log = now_s();
 	if (!events_check_table(&l.dst) || !events_check_role(&l.dst, false) ||
