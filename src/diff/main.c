@@ -1,0 +1,270 @@
+/* slate-diff - compare (and validate) the events tables of two databases without copying them */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diff.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "opts.h"
+#include "signals.h"
+#include "version.h"
+
+#define PROG "slate-diff"
+/* problems shown per table by --validate unless --max-diffs says otherwise */
+#define VALIDATE_SHOWN 100
+
+static void
+usage(void)
+{
+	printf("%s compares the events tables of two databases.\n\n"
+		   "Usage:\n  %s [OPTION]... CONNINFO_A CONNINFO_B\n"
+		   "  %s --validate [OPTION]... CONNINFO_A [CONNINFO_B]\n\n"
+		   "Each server checksums its own table in ranges of ids, both at once; only\n"
+		   "ranges that differ are narrowed down to rows.  The report on stdout gives\n"
+		   "row counts, first and last ids, holes, whether the first events match,\n"
+		   "then one line per differing id, and ends with \"equal\" or \"N differences\".\n\n"
+		   "Options:\n"
+		   "      --max-diffs=N         stop after N differing ids\n"
+		   "      --validate            check each table as slate-loadgen writes it: ids\n"
+		   "                            from 1, complete insert groups, ts order\n"
+		   "      --connect-timeout=S   give up connecting after S seconds\n"
+		   "      --log-format=FORMAT   json, text or auto (default: text on a terminal)\n"
+		   "  -v, --verbose             log each step\n"
+		   "  -V, --version             output version information, then exit\n"
+		   "  -?, --help                show this help, then exit\n\n"
+		   "Exit status: 0 equal (and valid), 1 different (or invalid), 2 trouble\n"
+		   "(bad options, unreachable database, missing table, stopped).\n",
+		   PROG, PROG, PROG);
+}
+
+/*
+ * Connect one side and read its ends (min, max, first event) in a repeatable-read
+ * snapshot that every later statement on it shares.
+ */
+static bool
+open_side(side *s, const char *name, const char *conninfo, int timeout)
+{
+	s->name = name;
+	if (!conn_open(&s->conn, name, conninfo, timeout))
+		return false;
+	if (!conn_command(&s->conn, "could not start a transaction",
+					  "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") ||
+		!conn_command(&s->conn, "could not set the time zone", "SET LOCAL TimeZone = 'UTC'") ||
+		!events_read_ends(&s->conn, &s->ends))
+		return false;
+	s->empty = !s->ends.has_first;
+	if (!s->empty)
+	{
+		s->min_id = (int64_t) s->ends.first.id;
+		s->max_id = (int64_t) s->ends.max_id;
+	}
+	log_debug("%s: %s, ids %" PRId64 "-%" PRId64, name, s->conn.desc, s->min_id, s->max_id);
+	return true;
+}
+
+static void
+print_holes(const side *s)
+{
+	uint64_t	missing = s->empty ? 0 : (uint64_t) s->max_id - (uint64_t) s->min_id + 1 - s->rows;
+	uint64_t	shown = 0;
+
+	if (missing == 0)
+	{
+		printf("holes: %s none\n", s->name);
+		return;
+	}
+	printf("holes: %s %" PRIu64 " missing id%s:", s->name, missing, missing == 1 ? "" : "s");
+	for (int i = 0; i < s->nholes; i++)
+	{
+		if (s->holes[i].lo == s->holes[i].hi)
+			printf("%s %" PRId64, i ? "," : "", s->holes[i].lo);
+		else
+			printf("%s %" PRId64 "-%" PRId64, i ? "," : "", s->holes[i].lo, s->holes[i].hi);
+		shown += (uint64_t) (s->holes[i].hi - s->holes[i].lo) + 1;
+	}
+	printf("%s\n", shown < missing ? ", ..." : "");
+}
+
+/* the summary lines before the differences */
+static void
+print_summary(const diff_state *d)
+{
+	const side *a = &d->s[0],
+			   *b = &d->s[1];
+
+	printf("A: %s\nB: %s\n", a->conn.desc, b->conn.desc);
+	printf("rows: A %" PRIu64 ", B %" PRIu64 "\n", a->rows, b->rows);
+	for (int i = 0; i < 2; i++)
+	{
+		if (d->s[i].empty)
+			printf("%s %s none", i ? "," : "ids:", d->s[i].name);
+		else
+			printf("%s %s %" PRId64 "-%" PRId64, i ? "," : "ids:", d->s[i].name,
+				   d->s[i].min_id, d->s[i].max_id);
+	}
+	putchar('\n');
+	print_holes(a);
+	print_holes(b);
+	if (a->empty && b->empty)
+		printf("first event: both tables empty\n");
+	else if (a->empty || b->empty)
+		printf("first event: only in %s\n", a->empty ? "B" : "A");
+	else if (events_equal(&a->ends.first, &b->ends.first))
+		printf("first event: same (id %" PRId64 ")\n", a->min_id);
+	else if (a->min_id != b->min_id)
+		printf("first event: differs (id %" PRId64 " in A, id %" PRId64 " in B)\n", a->min_id, b->min_id);
+	else
+		printf("first event: differs (id %" PRId64 ")\n", a->min_id);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"max-diffs", required_argument, NULL, 'm'},
+		{"validate", no_argument, NULL, 'c'},
+		{"connect-timeout", required_argument, NULL, 't'},
+		{"log-format", required_argument, NULL, 'L'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}
+	};
+	diff_state *d;
+	side	   *sides[2];
+	int64_t		max_diffs = 0,
+				timeout = 0;
+	bool		validate = false;
+	int			log_format = LOG_FORMAT_AUTO;
+	const char *conninfo[2];
+	int			nsides,
+				status = DIFF_TROUBLE;
+	uint64_t	problems = 0;
+	int			c;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return DIFF_EQUAL;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		opt_print_version(PROG);
+		return DIFF_EQUAL;
+	}
+	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'm':
+				if (!opt_int64(PROG, "max-diffs", optarg, 1, INT64_MAX, &max_diffs))
+					return DIFF_TROUBLE;
+				break;
+			case 'c':
+				validate = true;
+				break;
+			case 't':
+				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
+					return DIFF_TROUBLE;
+				break;
+			case 'L':
+				if ((log_format = log_parse_format(optarg)) < 0)
+				{
+					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
+					return DIFF_TROUBLE;
+				}
+				break;
+			case 'v':
+				log_set_level(LOG_DEBUG);
+				break;
+			case 'V':
+				opt_print_version(PROG);
+				return DIFF_EQUAL;
+			default:
+				if (optopt == '?' || (optind > 0 && strcmp(argv[optind - 1], "-?") == 0))
+				{
+					usage();
+					return DIFF_EQUAL;
+				}
+				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
+				return DIFF_TROUBLE;
+		}
+	}
+	nsides = argc - optind;
+	if (nsides < (validate ? 1 : 2))
+	{
+		opt_usage_error(PROG, validate ? "no database given" : "two databases are needed");
+		return DIFF_TROUBLE;
+	}
+	if (nsides > 2)
+	{
+		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind + 2]);
+		return DIFF_TROUBLE;
+	}
+	conninfo[0] = argv[optind];
+	conninfo[1] = nsides > 1 ? argv[optind + 1] : NULL;
+
+	log_init(PROG, (enum log_format) log_format);
+	signals_init();
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+	{
+		log_error("out of memory");
+		return DIFF_TROUBLE;
+	}
+	d->max_diffs = max_diffs;
+	d->tty = isatty(STDERR_FILENO);
+	sides[0] = &d->s[0];
+	sides[1] = &d->s[1];
+
+	if (!open_side(&d->s[0], "A", conninfo[0], (int) timeout) ||
+		(nsides > 1 && !open_side(&d->s[1], "B", conninfo[1], (int) timeout)))
+		goto cleanup;
+
+	if (validate && !validate_tables(sides, nsides, max_diffs > 0 ? max_diffs : VALIDATE_SHOWN, &problems))
+		goto cleanup;
+	if (nsides == 1)
+	{
+		if (problems == 0)
+			printf("valid\n");
+		else
+			printf("%" PRIu64 " problem%s\n", problems, problems == 1 ? "" : "s");
+		status = problems > 0 ? DIFF_DIFFERENT : DIFF_EQUAL;
+		goto cleanup;
+	}
+
+	if (!compare_checksums(d) || !locate_holes(&d->s[0]) || !locate_holes(&d->s[1]))
+		goto cleanup;
+	print_summary(d);
+	if (!report_differences(d))
+		goto cleanup;
+	if (d->diffs == 0)
+		printf("equal\n");
+	else
+		printf("%" PRIu64 " difference%s%s\n", d->diffs, d->diffs == 1 ? "" : "s",
+			   d->limit_reached ? " (stopped by --max-diffs; there may be more)" : "");
+	status = d->diffs > 0 || problems > 0 ? DIFF_DIFFERENT : DIFF_EQUAL;
+
+cleanup:
+	if (stop_requested)
+	{
+		log_error("stopped by signal before the comparison was complete");
+		status = DIFF_TROUBLE;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+	{
+		log_error("could not write the report to stdout");
+		status = DIFF_TROUBLE;
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		events_ends_clear(&d->s[i].ends);
+		conn_close(&d->s[i].conn);
+	}
+	free(d->items);
+	free(d);
+	return status;
+}
