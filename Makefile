@@ -64,12 +64,17 @@ test: deps
 	$(MAKE) all
 	$(BATS) $(BATS_FLAGS) test/
 
+demo: deps
+	$(MAKE) all
+	bash tools/demo.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 pipeline.sh $(DESTDIR)$(PREFIX)/bin/slate-replicator
 
 clean:
 	rm -rf build bin/slate-* test/bin
 
 FORCE:
-.PHONY: all deps test install clean FORCE
+.PHONY: all deps test demo install clean FORCE
