@@ -153,6 +153,11 @@ put_copy(load *l, const char *buf, size_t len)
 	return true;
 }
 
+/*
+ * A batch is one COPY run as its own transaction (autocommit): it commits when
+ * the COPY completes and rolls back whole when it fails or is abandoned, which
+ * saves the BEGIN and COMMIT round trips on every live batch.
+ */
 static bool
 batch_begin(load *l)
 {
@@ -160,22 +165,18 @@ batch_begin(load *l)
 
 	if (l->in_batch)
 		return true;
-	if (!conn_command(&l->dst, "could not begin", "BEGIN"))
-		goto error;
 	res = PQexec(l->dst.pg, "COPY events (id, ts, event) FROM STDIN (FORMAT binary)");
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 	{
 		conn_report(&l->dst, "could not start COPY", res);
 		PQclear(res);
-		goto error;
+		l->status = EXIT_DB;
+		return false;
 	}
 	PQclear(res);
 	l->in_batch = true;
 	l->batch_events = 0;
 	return put_copy(l, pgcopy_header, PGCOPY_HEADER_LEN);
-error:
-	l->status = EXIT_DB;
-	return false;
 }
 
 /* end the COPY and commit (or, with abort_reason, abandon it); false on failure */
@@ -207,17 +208,10 @@ batch_end(load *l, const char *abort_reason)
 	}
 	if (!ok || abort_reason != NULL)
 	{
-		if (PQstatus(l->dst.pg) == CONNECTION_OK)
-			(void) conn_command(&l->dst, "could not roll back", "ROLLBACK");
 		l->pos = l->committed;
 		if (!ok)
 			l->status = EXIT_DB;
 		return ok;
-	}
-	if (!conn_command(&l->dst, "could not commit", "COMMIT"))
-	{
-		l->status = EXIT_DB;
-		return false;
 	}
 	l->total += l->batch_events;
 	l->committed = l->pos;
