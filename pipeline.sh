@@ -206,7 +206,8 @@ run_once() {
 	while :; do
 		wait -n -p p "${pids[@]}"
 		st=$?
-		[[ -n $p ]] && break	# else a trapped signal interrupted the wait
+		p=${p:-}	# wait -p leaves it unset when a trapped signal interrupts it
+		[[ -n $p ]] && break
 		((stopping)) && break
 	done
 	for i in "${!pids[@]}"; do [[ ${pids[i]} == "$p" ]] && status[i]=$st; done

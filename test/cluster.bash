@@ -32,7 +32,7 @@
 
 SLATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export SLATE_ROOT
-PATH="$SLATE_ROOT/bin:$PATH"
+PATH="$SLATE_ROOT/bin:$SLATE_ROOT/test/bin:$PATH"
 
 
 # pg_bindir: print the directory holding initdb, pg_ctl and postgres.

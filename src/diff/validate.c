@@ -9,8 +9,10 @@
  * One ordered pass (window functions over the primary key) inside the server
  * returns only the rows with a problem, the first problem of each row.  An
  * insert group is the events sharing testingStats.dbOperationId: numbered
- * 1..dbOperationEventCount at consecutive ids.  ts must never go back, which
- * keeps groups in ts order.
+ * 1..dbOperationEventCount at consecutive ids, all with one ts.  Groups of
+ * one program (testingStats.programId) are in ts order.  Across programs ts
+ * may go back: insert_events() stamps the transaction's start, and a writer
+ * that started earlier can get the id lock later.
  */
 static const char *validate_sql =
 	"SELECT id, problem FROM (SELECT id, CASE "
@@ -28,18 +30,21 @@ static const char *validate_sql =
 	"WHEN num = 1 AND prev_op = op THEN format('group %s starts again', op) "
 	"WHEN num < cnt AND next_op IS DISTINCT FROM op THEN "
 	"  format('group %s is incomplete: it ends at event %s of %s', op, num, cnt) "
-	"WHEN prev_ts > ts THEN format('ts %s is before the ts %s of id %s', ts, prev_ts, prev_id) "
+	"WHEN num > 1 AND prev_ts <> ts THEN format('group %s has more than one ts', op) "
+	"WHEN prog_prev_ts > ts THEN format('ts %s is before the ts %s of id %s of the same program', "
+	"  ts, prog_prev_ts, prog_prev_id) "
 	"END AS problem "
 	"FROM (SELECT id, ts, op, num, cnt, "
+	"  lag(ts) OVER p AS prog_prev_ts, lag(id) OVER p AS prog_prev_id, "
 	"  lag(id) OVER w AS prev_id, lag(ts) OVER w AS prev_ts, lag(op) OVER w AS prev_op, "
 	"  lag(num) OVER w AS prev_num, lag(cnt) OVER w AS prev_cnt, lead(op) OVER w AS next_op "
-	"  FROM (SELECT id, ts, s ->> 'dbOperationId' AS op, "
+	"  FROM (SELECT id, ts, s ->> 'dbOperationId' AS op, s ->> 'programId' AS prog, "
 	"    CASE WHEN jsonb_typeof(s -> 'dbOperationEventNum') = 'number' "
 	"      THEN (s ->> 'dbOperationEventNum')::numeric END AS num, "
 	"    CASE WHEN jsonb_typeof(s -> 'dbOperationEventCount') = 'number' "
 	"      THEN (s ->> 'dbOperationEventCount')::numeric END AS cnt "
 	"    FROM (SELECT id, ts, event -> 'testingStats' AS s FROM events) AS e) AS f "
-	"  WINDOW w AS (ORDER BY id)) AS g "
+	"  WINDOW w AS (ORDER BY id), p AS (PARTITION BY prog ORDER BY id)) AS g "
 	"  ) AS h WHERE problem IS NOT NULL ORDER BY id LIMIT $1";
 
 bool
