@@ -127,36 +127,24 @@ main(int argc, char **argv)
 	static const struct option long_options[] = {
 		{"max-diffs", required_argument, NULL, 'm'},
 		{"validate", no_argument, NULL, 'c'},
-		{"connect-timeout", required_argument, NULL, 't'},
-		{"log-format", required_argument, NULL, 'L'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
+		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	diff_state *d;
 	side	   *sides[2];
-	int64_t		max_diffs = 0,
-				timeout = 0;
+	int64_t		max_diffs = 0;
 	bool		validate = false;
-	int			log_format = LOG_FORMAT_AUTO;
+	opt_common common = {0, LOG_FORMAT_AUTO};
+	int			r;
 	const char *conninfo[2];
 	int			nsides,
 				status = DIFF_TROUBLE;
 	uint64_t	problems = 0;
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
-	{
-		usage();
-		return DIFF_EQUAL;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
-	{
-		opt_print_version(PROG);
-		return DIFF_EQUAL;
-	}
-	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
+		return r;
+	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -167,31 +155,10 @@ main(int argc, char **argv)
 			case 'c':
 				validate = true;
 				break;
-			case 't':
-				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
-					return DIFF_TROUBLE;
-				break;
-			case 'L':
-				if ((log_format = log_parse_format(optarg)) < 0)
-				{
-					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
-					return DIFF_TROUBLE;
-				}
-				break;
-			case 'v':
-				log_set_level(LOG_DEBUG);
-				break;
-			case 'V':
-				opt_print_version(PROG);
-				return DIFF_EQUAL;
 			default:
-				if (optopt == '?' || (optind > 0 && strcmp(argv[optind - 1], "-?") == 0))
-				{
-					usage();
-					return DIFF_EQUAL;
-				}
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
-				return DIFF_TROUBLE;
+				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
+					return r;
+				break;
 		}
 	}
 	nsides = argc - optind;
@@ -208,7 +175,7 @@ main(int argc, char **argv)
 	conninfo[0] = argv[optind];
 	conninfo[1] = nsides > 1 ? argv[optind + 1] : NULL;
 
-	log_init(PROG, (enum log_format) log_format);
+	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 	{
@@ -220,8 +187,8 @@ main(int argc, char **argv)
 	sides[0] = &d->s[0];
 	sides[1] = &d->s[1];
 
-	if (!open_side(&d->s[0], "A", conninfo[0], (int) timeout) ||
-		(nsides > 1 && !open_side(&d->s[1], "B", conninfo[1], (int) timeout)))
+	if (!open_side(&d->s[0], "A", conninfo[0], (int) common.connect_timeout) ||
+		(nsides > 1 && !open_side(&d->s[1], "B", conninfo[1], (int) common.connect_timeout)))
 		goto cleanup;
 
 	if (validate && !validate_tables(sides, nsides, max_diffs > 0 ? max_diffs : VALIDATE_SHOWN, &problems))

@@ -355,35 +355,23 @@ main(int argc, char **argv)
 		{"until", required_argument, NULL, 'u'},
 		{"follow", no_argument, NULL, 'f'},
 		{"check", no_argument, NULL, 'c'},
-		{"connect-timeout", required_argument, NULL, 't'},
-		{"log-format", required_argument, NULL, 'L'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
+		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	extract		x;
 	int64_t		after = 0,
-				until = 0,
-				timeout = 0;
+				until = 0;
 	bool		follow_mode = false;
 	bool		check_only = false;
-	int			log_format = LOG_FORMAT_AUTO;
+	opt_common common = {0, LOG_FORMAT_AUTO};
+	int			r;
 	const char *conninfo = NULL;
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
-	{
-		usage();
-		return EXIT_OK;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
-	{
-		opt_print_version(PROG);
-		return EXIT_OK;
-	}
+	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
+		return r;
 	memset(&x, 0, sizeof(x));
-	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -401,40 +389,14 @@ main(int argc, char **argv)
 			case 'c':
 				check_only = true;
 				break;
-			case 't':
-				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
-					return EXIT_USAGE;
-				break;
-			case 'L':
-				if ((log_format = log_parse_format(optarg)) < 0)
-				{
-					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
-					return EXIT_USAGE;
-				}
-				break;
-			case 'v':
-				log_set_level(LOG_DEBUG);
-				break;
-			case 'V':
-				opt_print_version(PROG);
-				return EXIT_OK;
 			default:
-				if (optopt == '?' || (optind > 0 && strcmp(argv[optind - 1], "-?") == 0))
-				{
-					usage();
-					return EXIT_OK;
-				}
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
-				return EXIT_USAGE;
+				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
+					return r;
+				break;
 		}
 	}
-	if (optind < argc)
-		conninfo = argv[optind++];
-	if (optind < argc)
-	{
-		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
+		return r;
 	if (follow_mode && until > 0)
 	{
 		opt_usage_error(PROG, "--follow and --until cannot be used together");
@@ -446,7 +408,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	log_init(PROG, (enum log_format) log_format);
+	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	x.out = stream_writer_new(STDOUT_FILENO);
 	if (x.out == NULL)
@@ -454,7 +416,7 @@ main(int argc, char **argv)
 		log_error("out of memory");
 		return EXIT_IO;
 	}
-	if (!conn_open(&x.src, "source", conninfo, (int) timeout))
+	if (!conn_open(&x.src, "source", conninfo, (int) common.connect_timeout))
 	{
 		stream_writer_free(x.out);
 		return stop_requested ? EXIT_OK : EXIT_DB;

@@ -517,34 +517,22 @@ main(int argc, char **argv)
 		{"channel", required_argument, NULL, 'c'},
 		{"poll-interval", required_argument, NULL, 'i'},
 		{"reconnect", no_argument, NULL, 'r'},
-		{"connect-timeout", required_argument, NULL, 't'},
-		{"log-format", required_argument, NULL, 'L'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
+		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	listener	l;
-	int64_t		timeout = 0;
-	int			log_format = LOG_FORMAT_AUTO;
+	opt_common common = {0, LOG_FORMAT_AUTO};
+	int			r;
 	const char *conninfo = NULL;
 	sigset_t	stops;
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
-	{
-		usage();
-		return EXIT_OK;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
-	{
-		opt_print_version(PROG);
-		return EXIT_OK;
-	}
+	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
+		return r;
 	memset(&l, 0, sizeof(l));
 	l.channel = DEFAULT_CHANNEL;
 	l.interval_ms = DEFAULT_INTERVAL_MS;
-	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -564,43 +552,17 @@ main(int argc, char **argv)
 			case 'r':
 				l.reconnect = true;
 				break;
-			case 't':
-				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
-					return EXIT_USAGE;
-				break;
-			case 'L':
-				if ((log_format = log_parse_format(optarg)) < 0)
-				{
-					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
-					return EXIT_USAGE;
-				}
-				break;
-			case 'v':
-				log_set_level(LOG_DEBUG);
-				break;
-			case 'V':
-				opt_print_version(PROG);
-				return EXIT_OK;
 			default:
-				if (optopt == '?' || (optind > 0 && strcmp(argv[optind - 1], "-?") == 0))
-				{
-					usage();
-					return EXIT_OK;
-				}
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
-				return EXIT_USAGE;
+				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
+					return r;
+				break;
 		}
 	}
-	if (optind < argc)
-		conninfo = argv[optind++];
-	if (optind < argc)
-	{
-		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind]);
-		return EXIT_USAGE;
-	}
-	l.connect_timeout = (int) timeout;
+	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
+		return r;
+	l.connect_timeout = (int) common.connect_timeout;
 
-	log_init(PROG, (enum log_format) log_format);
+	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	/* stops stay pending outside ppoll(), so none slips in between a check and a wait */
 	sigemptyset(&stops);

@@ -582,33 +582,21 @@ main(int argc, char **argv)
 		{"synchronous-commit", required_argument, NULL, 's'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
-		{"connect-timeout", required_argument, NULL, 't'},
-		{"log-format", required_argument, NULL, 'L'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
+		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	load		l;
-	int64_t		timeout = 0,
-				lock_wait = 10;
-	int			log_format = LOG_FORMAT_AUTO;
+	int64_t		lock_wait = 10;
+	opt_common common = {0, LOG_FORMAT_AUTO};
+	int			r;
 	const char *conninfo = NULL;
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
-	{
-		usage();
-		return EXIT_OK;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
-	{
-		opt_print_version(PROG);
-		return EXIT_OK;
-	}
+	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
+		return r;
 	memset(&l, 0, sizeof(l));
 	l.max_per_write = 10000;
-	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -631,38 +619,17 @@ main(int argc, char **argv)
 			case 'c':
 				l.check_only = true;
 				break;
-			case 't':
-				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
-					return EXIT_USAGE;
-				break;
-			case 'L':
-				if ((log_format = log_parse_format(optarg)) < 0)
-				{
-					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
-					return EXIT_USAGE;
-				}
-				break;
-			case 'v':
-				log_set_level(LOG_DEBUG);
-				break;
-			case 'V':
-				opt_print_version(PROG);
-				return EXIT_OK;
 			default:
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
-				return EXIT_USAGE;
+				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
+					return r;
+				break;
 		}
 	}
-	if (optind < argc)
-		conninfo = argv[optind++];
-	if (optind < argc)
-	{
-		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
+		return r;
 	l.lock_wait_s = (int) lock_wait;
 
-	log_init(PROG, (enum log_format) log_format);
+	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	l.in = stream_reader_new(STDIN_FILENO, "stdin", MAX_MESSAGE);
 	if (l.in == NULL)
@@ -670,7 +637,7 @@ main(int argc, char **argv)
 		log_error("out of memory");
 		return EXIT_IO;
 	}
-	if (!conn_open(&l.dst, "destination", conninfo, (int) timeout))
+	if (!conn_open(&l.dst, "destination", conninfo, (int) common.connect_timeout))
 	{
 		stream_reader_free(l.in);
 		return stop_requested ? EXIT_OK : EXIT_DB;

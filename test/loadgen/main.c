@@ -467,11 +467,7 @@ main(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"pipeline", required_argument, NULL, 'P'},
-		{"connect-timeout", required_argument, NULL, 't'},
-		{"log-format", required_argument, NULL, 'L'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
+		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	loadgen		l;
@@ -479,27 +475,19 @@ main(int argc, char **argv)
 				fillers = 10000,
 				deletes = 50,
 				seed_opt = -1,
-				pipeline = 4,
-				timeout = 0;
+				pipeline = 4;
 	uint64_t	seed;
 	bool		dry_run = false;
 	bool		deletes_given = false;
 	const char *output = NULL;
 	const char *conninfo = NULL;
-	int			log_format = LOG_FORMAT_AUTO;
+	opt_common common = {0, LOG_FORMAT_AUTO};
+	int			r;
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
-	{
-		usage();
-		return EXIT_OK;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
-	{
-		opt_print_version(PROG);
-		return EXIT_OK;
-	}
-	while ((c = getopt_long(argc, argv, "vV?", long_options, NULL)) != -1)
+	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
+		return r;
+	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -530,40 +518,14 @@ main(int argc, char **argv)
 				if (!opt_int64(PROG, "pipeline", optarg, 1, MAX_PIPELINE, &pipeline))
 					return EXIT_USAGE;
 				break;
-			case 't':
-				if (!opt_int64(PROG, "connect-timeout", optarg, 1, 3600, &timeout))
-					return EXIT_USAGE;
-				break;
-			case 'L':
-				if ((log_format = log_parse_format(optarg)) < 0)
-				{
-					opt_usage_error(PROG, "invalid value \"%s\" for --log-format: use json, text or auto", optarg);
-					return EXIT_USAGE;
-				}
-				break;
-			case 'v':
-				log_set_level(LOG_DEBUG);
-				break;
-			case 'V':
-				opt_print_version(PROG);
-				return EXIT_OK;
 			default:
-				if (optopt == '?' || (optind > 0 && strcmp(argv[optind - 1], "-?") == 0))
-				{
-					usage();
-					return EXIT_OK;
-				}
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROG);
-				return EXIT_USAGE;
+				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
+					return r;
+				break;
 		}
 	}
-	if (optind < argc)
-		conninfo = argv[optind++];
-	if (optind < argc)
-	{
-		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
+		return r;
 	if (output != NULL && conninfo != NULL)
 	{
 		opt_usage_error(PROG, "--output writes a file instead of connecting: drop CONNINFO");
@@ -575,7 +537,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	log_init(PROG, (enum log_format) log_format);
+	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	memset(&l, 0, sizeof(l));
 	l.pipeline = (int) pipeline;
@@ -596,7 +558,7 @@ main(int argc, char **argv)
 	else if (output != NULL)
 		run_output(&l, output);
 	else
-		run_source(&l, conninfo, (int) timeout);
+		run_source(&l, conninfo, (int) common.connect_timeout);
 
 	if (!dry_run && l.status == EXIT_OK)
 	{
