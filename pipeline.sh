@@ -131,7 +131,8 @@ else
 	[[ -n $source ]] || try_help "no source: use -c CONFIG or --source CONNINFO"
 	((${#dests[@]})) || try_help "no destination: use --destination CONNINFO"
 	for c in "$source" "${dests[@]}"; do
-		[[ ${c,,} != *password* ]] ||
+		# a password= keyword or parameter, or a URI's user:password@
+		[[ ${c,,} != *password* && ! ${c,,} =~ ^postgres(ql)?://[^/?#@]*:[^/?#]*@ ]] ||
 			try_help "a CONNINFO holds a password, which every user can read in ps: use ~/.pgpass or PGPASSWORD"
 	done
 	for ((i = 0; i < ${#dests[@]}; i++)); do
