@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# One writer per destination: a second slate-load or replicator is refused,
+# naming the holder; a loader restarted right after kill -9 gets the lock.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+# slate-load's advisory lock key, and its high and low 32 bits as pg_locks
+# shows them (classid, objid)
+LOCK_KEY=7236828674521412981
+LOCK_HI=1684955478
+LOCK_LO=1295365493
+
+setup_file() {
+	cluster_start pg
+	db_create pg src source
+	insert_events pg src 6000
+	SRC=$(cluster_conninfo pg src)
+	export SRC
+	slate-extract "$SRC" >"$BATS_FILE_TMPDIR/all.mp" 2>/dev/null
+}
+
+teardown_file() {
+	[[ -n ${REPLICATOR:-} ]] && kill -TERM "$REPLICATOR" 2>/dev/null
+	clusters_stop_all
+}
+
+teardown() {
+	local p
+	for p in ${BACKGROUND:-}; do kill -KILL "$p" 2>/dev/null || true; done
+	BACKGROUND=
+}
+
+fresh_dest() {
+	db_create pg "$1" destination >/dev/null
+	cluster_conninfo pg "$1"
+}
+
+count() {
+	psql_c pg "$1" "SELECT count(*) FROM events"
+}
+
+# slow_feed FILE FIFO: in the background, copy FILE into FIFO at about
+# 320 kB/s, so a loader reading the FIFO runs for several seconds
+# (dd succeeds at EOF too, hence the count)
+slow_feed() {
+	local chunks=$((($(stat -c %s "$1") + 32767) / 32768))
+	( for ((i = 0; i < chunks; i++)); do dd bs=32k count=1 status=none && sleep 0.1 || break
+	done <"$1" >"$2" ) 3>&- &
+	BACKGROUND+=" $!"
+}
+
+# backend_pid DB APP: the server pid of APP's session on DB
+backend_pid() {
+	psql_c pg postgres "SELECT pid FROM pg_stat_activity
+		WHERE datname = '$1' AND application_name = '$2'"
+}
+
+@test "the lock query's arithmetic: classid/objid are the key's high and low 32 bits" {
+	( psql -X -q -d "$SRC" -c "SELECT pg_advisory_lock($LOCK_KEY)" -c "SELECT pg_sleep(3)" \
+		>/dev/null ) 3>&- &
+	BACKGROUND+=" $!"
+	for _ in $(seq 50); do
+		row=$(psql_c pg postgres "SELECT classid, objid, objsubid,
+			(classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory'")
+		[[ -n $row ]] && break
+		sleep 0.1
+	done
+	assert_equal "$row" "$LOCK_HI|$LOCK_LO|1|$LOCK_KEY"
+}
+
+@test "a second slate-load is refused within --lock-wait, naming the holder; the first goes on" {
+	dst=$(fresh_dest twice)
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	slow_feed "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/in"
+	slate-load --max-events-per-write 200 "$dst" <"$BATS_TEST_TMPDIR/in" \
+		2>"$BATS_TEST_TMPDIR/first.log" 3>&- &
+	first=$!
+	BACKGROUND+=" $first"
+	for _ in $(seq 100); do
+		[ "$(count twice)" -gt 0 ] && break
+		sleep 0.05
+	done
+	holder=$(backend_pid twice slate-load)
+	[[ $holder =~ ^[0-9]+$ ]]
+
+	start=$SECONDS
+	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_failure 4
+	((SECONDS - start <= 4))
+	echo "$stderr"
+	[[ $stderr == *"already being written by pid $holder (slate-load from local, since "*"only one writer per destination"* ]]
+
+	# the first loader is untouched and still copying
+	n=$(count twice)
+	[ "$n" -lt 6000 ]
+	for _ in $(seq 40); do
+		[ "$(count twice)" -gt "$n" ] && break
+		sleep 0.1
+	done
+	[ "$(count twice)" -gt "$n" ]
+	wait "$first"
+	assert_equal "$(events_md5 pg twice)" "$(events_md5 pg src)"
+}
+
+@test "a lock held a little longer than a killed loader's is waited for, within --lock-wait" {
+	dst=$(fresh_dest waits)
+	( psql -X -q -d "$dst application_name=lingering" -c "SELECT pg_advisory_lock($LOCK_KEY)" \
+		-c "SELECT pg_sleep(2)" >/dev/null ) 3>&- &
+	BACKGROUND+=" $!"
+	for _ in $(seq 50); do
+		[ -n "$(backend_pid waits lingering)" ] && break
+		sleep 0.1
+	done
+	# --lock-wait 1 gives up, naming the holder ...
+	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_failure 4
+	[[ $stderr == *"already being written by pid"*"(lingering from local"* ]]
+	# ... the default waits it out and loads
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_success
+	assert_equal "$(events_md5 pg waits)" "$(events_md5 pg src)"
+}
+
+@test "a loader restarted right after kill -9 of the first one proceeds" {
+	dst=$(fresh_dest killed)
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	slow_feed "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/in"
+	slate-load --max-events-per-write 200 "$dst" <"$BATS_TEST_TMPDIR/in" 2>/dev/null 3>&- &
+	first=$!
+	BACKGROUND+=" $first"
+	for _ in $(seq 100); do
+		[ "$(count killed)" -ge 400 ] && break
+		sleep 0.05
+	done
+	kill -KILL "$first"
+	wait "$first" || true
+	[ "$(count killed)" -lt 6000 ]
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	echo "$stderr"
+	assert_success
+	assert_equal "$(events_md5 pg killed)" "$(events_md5 pg src)"
+}
+
+@test "a second replicator on a destination being written is refused, the first goes on" {
+	db_create pg psrc source
+	insert_events pg psrc 3000
+	src=$(cluster_conninfo pg psrc)
+	dst=$(fresh_dest live)
+	"$SLATE_ROOT/pipeline.sh" --source "$src" --destination "$dst" --poll-interval 1 \
+		--log-format=text 2>"$BATS_TEST_TMPDIR/first.log" 3>&- &
+	REPLICATOR=$!
+	for _ in $(seq 100); do
+		[ "$(count live)" = 3000 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(count live)" 3000
+	holder=$(backend_pid live slate-load)
+
+	# the replicator passes no --lock-wait: slate-load's default (10 s) applies
+	start=$SECONDS
+	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --source "$src" --destination "$dst" \
+		--poll-interval 1 --log-format=text 3>&-
+	echo "$stderr"
+	assert_failure 1
+	((SECONDS - start <= 15))
+	[[ $stderr == *"already being written by pid $holder (slate-load from local"* ]]
+	[[ $stderr == *"slate-load for destination 1 ($dst) stopped with exit status 4; replication stopped"* ]]
+
+	# the first is untouched and still replicating
+	kill -0 "$REPLICATOR"
+	insert_events pg psrc 45
+	for _ in $(seq 100); do
+		[ "$(count live)" = 3045 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(events_md5 pg live)" "$(events_md5 pg psrc)"
+	kill -TERM "$REPLICATOR"
+	rc=0
+	wait "$REPLICATOR" || rc=$?
+	REPLICATOR=
+	assert_equal "$rc" 0
+	! grep -q ERROR "$BATS_TEST_TMPDIR/first.log"
+}
