@@ -103,6 +103,27 @@ backend_pid() {
 	assert_equal "$(events_md5 pg twice)" "$(events_md5 pg src)"
 }
 
+@test "the holder is found by its bigint key, not by a two-int4 lock with the same bits" {
+	dst=$(fresh_dest decoy)
+	# a decoy: pg_advisory_lock(int4, int4) shows the same classid/objid, objsubid 2
+	( psql -X -q -d "$dst application_name=decoy" -c "SELECT pg_advisory_lock($LOCK_HI, $LOCK_LO)" \
+		-c "SELECT pg_sleep(8)" >/dev/null ) 3>&- &
+	BACKGROUND+=" $!"
+	( psql -X -q -d "$dst application_name=holder" -c "SELECT pg_advisory_lock($LOCK_KEY)" \
+		-c "SELECT pg_sleep(8)" >/dev/null ) 3>&- &
+	BACKGROUND+=" $!"
+	for _ in $(seq 50); do
+		[ "$(psql_c pg decoy "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+			AND database = (SELECT oid FROM pg_database WHERE datname = 'decoy')")" = 2 ] && break
+		sleep 0.1
+	done
+	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_failure 4
+	echo "$stderr"
+	[[ $stderr == *"already being written by pid $(backend_pid decoy holder) (holder from local"* ]]
+	assert_equal "$(count decoy)" 0
+}
+
 @test "a lock held a little longer than a killed loader's is waited for, within --lock-wait" {
 	dst=$(fresh_dest waits)
 	( psql -X -q -d "$dst application_name=lingering" -c "SELECT pg_advisory_lock($LOCK_KEY)" \

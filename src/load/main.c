@@ -413,7 +413,11 @@ salvage(load *l)
 	l->hold_len = 0;
 }
 
-/* wait for the destination advisory lock: one writer per destination */
+/*
+ * Wait for the destination advisory lock: one writer per destination.  In
+ * pg_locks a bigint key shows as classid (high 32 bits), objid (low 32 bits)
+ * and objsubid 1; objsubid 2 is a pg_advisory_lock(int4, int4) with the same bits.
+ */
 static bool
 take_lock(load *l)
 {
@@ -422,7 +426,7 @@ take_lock(load *l)
 		"a.backend_start::timestamptz(0) FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid "
 		"WHERE k.locktype = 'advisory' AND k.granted AND k.database = "
 		"(SELECT oid FROM pg_database WHERE datname = current_database()) "
-		"AND ((k.classid::bigint << 32) | k.objid::bigint) = " LOCK_KEY " LIMIT 1";
+		"AND k.objsubid = 1 AND ((k.classid::bigint << 32) | k.objid::bigint) = " LOCK_KEY " LIMIT 1";
 	double		deadline = now_s() + l->lock_wait_s;
 	PGresult   *res;
 
