@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# bench/latency.sh - commit-to-visible latency of the replicator, next to
+# PostgreSQL's logical replication, idle and under a concurrent inserter.
+#
+# Run by hand (not part of the tests; `make` first, needs cc and libpq-dev):
+#	bench/latency.sh [SINGLE] [FIFTEEN]	(default 1000 and 300 transactions)
+# Environment: RATE (concurrent inserter, 15-event transactions per second,
+# default 100, i.e. 1500 events/s), POLL_US (pause between the driver's polls
+# of the destination, default 50).
+#
+# Two throwaway clusters with production durability (fsync, synchronous
+# commit, full-page writes on): "src" (wal_level = logical) holding the
+# source, "dst" holding two destinations, "slate" and "lr".  bench/latency.c
+# inserts one transaction at a time through insert_events() on the source,
+# notes when its COMMIT returned, polls the destination with a prepared
+# statement until the transaction's last id is visible, and notes that; 2 ms
+# pause between transactions.  Phases, one replicator running at a time:
+#   slate     pipeline.sh --source src --destination slate (the replicator)
+#   slate-on  the same chain with slate-load --synchronous-commit=on
+#   logical   CREATE PUBLICATION on src / CREATE SUBSCRIPTION on lr
+# Each phase: SINGLE one-event and FIFTEEN 15-event transactions idle, then
+# the same again while the concurrent inserter runs.
+set -euo pipefail
+
+SINGLE=${1:-1000}
+FIFTEEN=${2:-300}
+RATE=${RATE:-100}
+POLL_US=${POLL_US:-50}
+source "$(dirname "$0")/lib.bash"
+
+cc -O2 -o "$TMP/latency" "$ROOT/bench/latency.c" -I"$(pg_config --includedir)" -lpq
+
+CLUSTER_SETTINGS="$BENCH_SETTINGS
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10" cluster_start src
+CLUSTER_SETTINGS=$BENCH_SETTINGS cluster_start dst
+db_create src src source
+db_create dst slate destination
+db_create dst lr destination
+SRC=$(cluster_conninfo src src)
+SLATE=$(cluster_conninfo dst slate)
+LR=$(cluster_conninfo dst lr)
+psql_c src src "CREATE PUBLICATION bench_pub FOR TABLE events" >/dev/null
+psql_c dst lr "CREATE SUBSCRIPTION bench_sub CONNECTION 'host=127.0.0.1 port=$src_PORT dbname=src user=postgres'
+	PUBLICATION bench_pub WITH (enabled = false)" >/dev/null
+
+machine
+echo "settings: $(tr '\n' ';' <<<"$BENCH_SETTINGS") wal_level = logical on src"
+echo "driver:  poll every ${POLL_US} us + round trip; concurrent inserter: $RATE transactions/s of 15 events"
+echo
+
+pids=()
+stop_pids() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+trap 'stop_pids; clusters_stop_all; rm -rf "$TMP"' EXIT
+
+# phase NAME DST: the four measurements against destination DST
+phase() {
+	local name=$1 dst=$2 ins
+	# warm up: connections, caches, the replicator's first round
+	"$TMP/latency" measure "$SRC" "$dst" 50 15 warmup "$POLL_US" >/dev/null
+	"$TMP/latency" measure "$SRC" "$dst" "$SINGLE" 1 "$name idle" "$POLL_US"
+	"$TMP/latency" measure "$SRC" "$dst" "$FIFTEEN" 15 "$name idle" "$POLL_US"
+	"$TMP/latency" insert "$SRC" "$RATE" 15 &
+	ins=$!
+	sleep 1
+	"$TMP/latency" measure "$SRC" "$dst" "$SINGLE" 1 "$name +inserter" "$POLL_US"
+	"$TMP/latency" measure "$SRC" "$dst" "$FIFTEEN" 15 "$name +inserter" "$POLL_US"
+	kill -TERM "$ins"
+	wait "$ins" || true
+	echo "  load average: $(loadavg)"
+	catch_up "$dst"
+}
+
+# catch_up DST: wait until DST holds every source event, then compare them
+catch_up() {
+	local want
+	want=$(psql_c src src "SELECT max(id) FROM events")
+	until [[ $(psql -X -At -d "$1" -c "SELECT coalesce(max(id), 0) FROM events") -ge $want ]]; do
+		sleep 0.1
+	done
+	same_events "$SRC" "$1"
+}
+
+printf '%-36s %5s %2s %8s %8s %8s %8s %8s %9s %7s\n' "case (latency in ms)" txns ev \
+	p50 p90 p99 max mean commit_p50 poll_rtt
+
+# the replicator as users run it
+"$TMP/pipeline.sh" --source "$SRC" --destination "$SLATE" --log-format json 2>"$TMP/pipeline.log" &
+pids=($!)
+phase "slate (pipeline.sh)" "$SLATE"
+stop_pids
+
+# the same chain (as pipeline.sh builds it), slate-load with synchronous_commit on
+mkfifo "$TMP/wake" "$TMP/events"
+slate-listen --reconnect --poll-interval 5 --log-format json "$SRC" >"$TMP/wake" 2>>"$TMP/pipeline.log" &
+pids=($!)
+slate-extract --follow --log-format json "$SRC" <"$TMP/wake" >"$TMP/events" 2>>"$TMP/pipeline.log" &
+pids+=($!)
+slate-load --synchronous-commit=on --log-format json "$SLATE" <"$TMP/events" 2>>"$TMP/pipeline.log" &
+pids+=($!)
+phase "slate, load sync commit on" "$SLATE"
+stop_pids
+
+# PostgreSQL's logical replication (copies what is there first, then streams)
+psql_c dst lr "ALTER SUBSCRIPTION bench_sub ENABLE" >/dev/null
+catch_up "$LR"
+phase "logical replication" "$LR"
+psql_c dst lr "ALTER SUBSCRIPTION bench_sub DISABLE" >/dev/null
