@@ -78,3 +78,11 @@ clean:
 
 FORCE:
 .PHONY: all deps test demo install clean FORCE
+
+# make valgrind: memcheck of a 100k-event extract | load (and a --follow run)
+# on a throwaway cluster; fails on any memory error or definite/indirect leak
+valgrind: deps
+	$(MAKE) all SANITIZE=
+	bash tools/valgrind.sh
+
+.PHONY: valgrind
