@@ -93,7 +93,7 @@ count() {
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$(as slate_dst lp_live)" \
 		<"$BATS_FILE_TMPDIR/all.mp"
 	assert_failure 4
-	[[ $stderr == *"already being written by pid "[0-9]*" (slate-load from local"* ]]
+	[[ $stderr == *"already being written by pid "[0-9]*" (slate-load as slate_dst from local, since "* ]]
 	kill -TERM "$REPLICATOR"
 	rc=0
 	wait "$REPLICATOR" || rc=$?
@@ -101,6 +101,20 @@ count() {
 	cat "$BATS_TEST_TMPDIR/replicator.log"
 	assert_equal "$rc" 0
 	assert_equal "$(events_md5 pg lp_live)" "$(events_md5 pg src)"
+
+	# a holder of another role: its address and start are hidden from this one
+	( psql -X -q -d "$(as postgres lp_live) application_name=admin" \
+		-c "SELECT pg_advisory_lock(7236828674521412981)" -c "SELECT pg_sleep(3)" >/dev/null ) 3>&- &
+	for _ in $(seq 50); do
+		admin=$(psql_c pg postgres "SELECT pid FROM pg_stat_activity WHERE application_name = 'admin'")
+		[ -n "$admin" ] && break
+		sleep 0.1
+	done
+	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$(as slate_dst lp_live)" \
+		<"$BATS_FILE_TMPDIR/all.mp"
+	assert_failure 4
+	echo "$stderr"
+	[[ $stderr == *"already being written by pid $admin (admin as postgres); only one writer per destination"* ]]
 }
 
 # --- each missing grant: a clear error with the SQLSTATE, non-zero exit -----

@@ -89,7 +89,7 @@ backend_pid() {
 	assert_failure 4
 	((SECONDS - start <= 4))
 	echo "$stderr"
-	[[ $stderr == *"already being written by pid $holder (slate-load from local, since "*"only one writer per destination"* ]]
+	[[ $stderr == *"already being written by pid $holder (slate-load as postgres from local, since "*"only one writer per destination"* ]]
 
 	# the first loader is untouched and still copying
 	n=$(count twice)
@@ -120,7 +120,7 @@ backend_pid() {
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_failure 4
 	echo "$stderr"
-	[[ $stderr == *"already being written by pid $(backend_pid decoy holder) (holder from local"* ]]
+	[[ $stderr == *"already being written by pid $(backend_pid decoy holder) (holder as postgres from local"* ]]
 	assert_equal "$(count decoy)" 0
 }
 
@@ -136,7 +136,7 @@ backend_pid() {
 	# --lock-wait 1 gives up, naming the holder ...
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_failure 4
-	[[ $stderr == *"already being written by pid"*"(lingering from local"* ]]
+	[[ $stderr == *"already being written by pid"*"(lingering as postgres from local"* ]]
 	# ... the default waits it out and loads
 	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_success
@@ -185,7 +185,7 @@ backend_pid() {
 	echo "$stderr"
 	assert_failure 1
 	((SECONDS - start <= 15))
-	[[ $stderr == *"already being written by pid $holder (slate-load from local"* ]]
+	[[ $stderr == *"already being written by pid $holder (slate-load as postgres from local"* ]]
 	[[ $stderr == *"slate-load for destination 1 ($dst) stopped with exit status 4; replication stopped"* ]]
 
 	# the first is untouched and still replicating

@@ -422,7 +422,7 @@ static bool
 take_lock(load *l)
 {
 	static const char *holder_sql =
-		"SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
+		"SELECT a.pid, coalesce(a.application_name, ''), a.usename, coalesce(host(a.client_addr), 'local'), "
 		"a.backend_start::timestamptz(0) FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid "
 		"WHERE k.locktype = 'advisory' AND k.granted AND k.database = "
 		"(SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -450,10 +450,16 @@ take_lock(load *l)
 		usleep(100 * 1000);
 	}
 	res = PQexec(l->dst.pg, holder_sql);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		log_error("destination (%s) is already being written by pid %s (%s from %s, since %s); "
+	/* another role's address and start are hidden from us without pg_read_all_stats */
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 4))
+		log_error("destination (%s) is already being written by pid %s (%s as %s); "
 				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
-				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		log_error("destination (%s) is already being written by pid %s (%s as %s from %s, since %s); "
+				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
+				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+				  PQgetvalue(res, 0, 4));
 	else
 		log_error("destination (%s) is already being written by another session; "
 				  "only one writer per destination", l->dst.desc);
