@@ -13,6 +13,30 @@
 #include "stream.h"
 
 #define READ_CHUNK (64 * 1024)
+#define MAX_MEMBERS 64			/* no message of the format has half as many */
+
+/*
+ * The guard walks the bytes before msgpack-c sees them.  msgpack-c allocates
+ * room for a whole array or map as soon as it reads its header, so five
+ * hostile bytes (a map32 of 2^32 - 1 members) would ask for 64 GB.  The
+ * format has no containers but each message's map and the header's "first"
+ * map inside it, so the guard refuses any other, and maps of more than
+ * MAX_MEMBERS members.
+ */
+typedef struct guard
+{
+	uint64_t	pos;			/* stream offset of the next byte to look at */
+	uint64_t	skip;			/* payload bytes still to pass over */
+	uint64_t	left;			/* objects left in the current message */
+	uint64_t	inner;			/* objects left in a map inside it */
+	uint64_t	msg_start;		/* where the current message starts */
+	uint8_t		hdr[9];			/* the header being collected */
+	unsigned	hdr_len,
+				hdr_need;
+	uint64_t	bad_msg;		/* where the refused message starts */
+	uint64_t	bad_at;			/* and the offending byte */
+	const char *bad;			/* why, or NULL */
+} guard;
 
 struct stream_reader
 {
@@ -24,6 +48,7 @@ struct stream_reader
 	uint64_t	consumed;		/* bytes of the messages returned so far */
 	uint64_t	msg_offset;		/* where the last message (or the damage) starts */
 	bool		eof;
+	guard		g;
 	char		producer[256];
 	char		source[512];
 	char		error[512];
@@ -333,6 +358,139 @@ decode(stream_reader *r, const msgpack_object *o, stream_msg *msg)
 	return fail(r, "unknown message type");
 }
 
+static uint64_t
+be(const uint8_t *p, unsigned n)
+{
+	uint64_t	v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/* header size of an object starting with byte b (the type byte and its length) */
+static unsigned
+header_size(uint8_t b)
+{
+	switch (b)
+	{
+		case 0xc4: case 0xd9: return 2;	/* bin8, str8 */
+		case 0xc5: case 0xda: case 0xdc: case 0xde: return 3;	/* 16-bit lengths */
+		case 0xc6: case 0xdb: case 0xdd: case 0xdf: return 5;	/* 32-bit lengths */
+		case 0xc7: return 3;	/* ext8: length, type */
+		case 0xc8: return 4;
+		case 0xc9: return 6;
+	}
+	return 1;
+}
+
+/* the object whose header is g->hdr: note its payload, refuse containers */
+static void
+guard_object(guard *g, uint64_t at)
+{
+	uint8_t		b = g->hdr[0];
+	uint64_t	n = 0;
+	bool		map = false,
+				container = false;
+
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc1 || b == 0xc2 || b == 0xc3)
+		;
+	else if (b <= 0x8f)
+		map = container = true, n = b & 0x0f;
+	else if (b <= 0x9f)
+		container = true, n = b & 0x0f;
+	else if (b <= 0xbf)
+		g->skip = b & 0x1f;
+	else if (b == 0xdc || b == 0xdd)
+		container = true, n = be(g->hdr + 1, g->hdr_len - 1);
+	else if (b == 0xde || b == 0xdf)
+		map = container = true, n = be(g->hdr + 1, g->hdr_len - 1);
+	else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 || b == 0xda || b == 0xdb)
+		g->skip = be(g->hdr + 1, g->hdr_len - 1);
+	else if (b == 0xc7 || b == 0xc8 || b == 0xc9)
+		g->skip = be(g->hdr + 1, g->hdr_len - 2);
+	else if (b >= 0xd4 && b <= 0xd8)
+		g->skip = 1 + (1u << (b - 0xd4));	/* fixext: type and 1..16 bytes */
+	else
+		g->skip = (b == 0xca || b == 0xce || b == 0xd2) ? 4 :
+			(b == 0xcb || b == 0xcf || b == 0xd3) ? 8 :
+			(b == 0xcd || b == 0xd1) ? 2 : 1;	/* float, uint, int */
+
+	if (g->inner > 0)
+	{
+		/* a member of the header's "first": no deeper containers */
+		g->inner--;
+		if (container)
+			g->bad = "array or map nested too deeply (the format has none)";
+	}
+	else if (g->left == 0)
+	{
+		/* the first object of a message: a small map, if a container */
+		g->msg_start = at;
+		if (container && !map)
+			g->bad = "message is an array, not a map";
+		else if (n > MAX_MEMBERS)
+			g->bad = "message map has too many members";
+		else
+			g->left = 2 * n;
+	}
+	else
+	{
+		/* a key or value of the message; a value may be a small map */
+		g->left--;
+		if (container && !map)
+			g->bad = "array inside a message (the format has none)";
+		else if (n > MAX_MEMBERS)
+			g->bad = "map inside a message has too many members";
+		else
+			g->inner = 2 * n;
+	}
+	if (g->bad != NULL)
+	{
+		g->bad_msg = g->msg_start;
+		g->bad_at = at;
+	}
+}
+
+/* look at the stream bytes p[0..n), which start at stream offset g->pos */
+static void
+guard_scan(guard *g, const uint8_t *p, size_t n)
+{
+	size_t		i = 0;
+
+	while (i < n && g->bad == NULL)
+	{
+		if (g->skip > 0)
+		{
+			size_t		k = g->skip < n - i ? (size_t) g->skip : n - i;
+
+			g->skip -= k;
+			i += k;
+			continue;
+		}
+		if (g->hdr_len == 0)
+			g->hdr_need = header_size(p[i]);
+		g->hdr[g->hdr_len++] = p[i++];
+		if (g->hdr_len == g->hdr_need)
+		{
+			guard_object(g, g->pos + i - g->hdr_len);
+			g->hdr_len = 0;
+		}
+	}
+	g->pos += i;
+}
+
+/* pass the unpacker's unread bytes not yet looked at through the guard */
+static void
+guard_update(stream_reader *r)
+{
+	uint64_t	at_off = r->consumed + r->up.parsed;	/* stream offset of buffer[off] */
+	size_t		from = r->up.off + (size_t) (r->g.pos - at_off);
+
+	if (r->g.bad == NULL && from < r->up.used)
+		guard_scan(&r->g, (const uint8_t *) r->up.buffer + from, r->up.used - from);
+}
+
 /* read more input into the unpacker: 1 got bytes, 0 EOF, or a final result */
 static int
 fill(stream_reader *r)
@@ -365,8 +523,14 @@ stream_read(stream_reader *r, stream_msg *msg)
 
 		if (stop_requested)
 			return STREAM_STOP;
-		ret = msgpack_unpacker_next_with_size(&r->up, &r->res, &size);
+		guard_update(r);
 		r->msg_offset = r->consumed;
+		if (r->g.bad != NULL && r->g.bad_msg == r->consumed)
+		{
+			r->msg_offset = r->g.bad_at;
+			return fail(r, "%s", r->g.bad);
+		}
+		ret = msgpack_unpacker_next_with_size(&r->up, &r->res, &size);
 		if (ret == MSGPACK_UNPACK_SUCCESS)
 		{
 			r->consumed += size;

@@ -592,7 +592,7 @@ EOF
 
 @test "the fuzz seed corpus reads without crashing" {
 	local f
-	for f in "$BATS_TEST_DIRNAME"/fuzz/corpus/config/*; do
+	for f in "$SLATE_ROOT"/fuzz/corpus/config/*; do
 		run "$SLATE_CONFIG" "$f"
 		[[ $status -eq 0 || $status -eq 2 ]]
 	done
