@@ -416,7 +416,11 @@ guard_object(guard *g, uint64_t at)
 			(b == 0xcb || b == 0xcf || b == 0xd3) ? 8 :
 			(b == 0xcd || b == 0xd1) ? 2 : 1;	/* float, uint, int */
 
-	if (g->inner > 0)
+	if (g->inner == 0 && g->left == 0)
+		g->msg_start = at;		/* the first object of a message */
+	if (b == 0xc1)
+		g->bad = "malformed msgpack (byte 0xc1)";
+	else if (g->inner > 0)
 	{
 		/* a member of the header's "first": no deeper containers */
 		g->inner--;
@@ -425,8 +429,7 @@ guard_object(guard *g, uint64_t at)
 	}
 	else if (g->left == 0)
 	{
-		/* the first object of a message: a small map, if a container */
-		g->msg_start = at;
+		/* the message itself: a small map, if a container */
 		if (container && !map)
 			g->bad = "message is an array, not a map";
 		else if (n > MAX_MEMBERS)

@@ -37,6 +37,7 @@ typedef struct load
 	uint64_t	pos;			/* last id committed or in the open batch */
 	uint64_t	committed;		/* last id committed */
 	uint64_t	stream_prev;	/* last id read from the stream, 0 before the first */
+	uint64_t	stream_after;	/* the header's after: where the stream starts */
 	uint64_t	stream_count;	/* events read since the current header */
 	bool		have_header;
 	bool		ended;			/* an end marker was read */
@@ -179,6 +180,32 @@ batch_begin(load *l)
 	return put_copy(l, pgcopy_header, PGCOPY_HEADER_LEN);
 }
 
+/*
+ * The COPY of a batch failed.  When the server refused a value (SQLSTATE class
+ * 22: a hand-made stream's event that is not JSON, say), the input is to
+ * blame: name the event, from the line of the COPY the server reports.
+ */
+static void
+copy_failed(load *l, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *context = PQresultErrorField(res, PG_DIAG_CONTEXT);
+	const char *line = context ? strstr(context, "COPY events, line ") : NULL;
+	char		msg[512];
+
+	if (state == NULL || strncmp(state, "22", 2) != 0 || line == NULL)
+	{
+		conn_report(&l->dst, "COPY failed", res);
+		l->status = EXIT_DB;
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	log_error("stdin: event %" PRIu64 " refused by the destination: %s (SQLSTATE %s); "
+			  "nothing of its batch was written; last good id %" PRIu64,
+			  l->committed + (uint64_t) strtoull(line + 18, NULL, 10), msg, state, l->committed);
+	l->status = EXIT_INPUT;
+}
+
 /* end the COPY and commit (or, with abort_reason, abandon it); false on failure */
 static bool
 batch_end(load *l, const char *abort_reason)
@@ -201,7 +228,7 @@ batch_end(load *l, const char *abort_reason)
 	{
 		if (abort_reason == NULL && PQresultStatus(res) != PGRES_COMMAND_OK)
 		{
-			conn_report(&l->dst, "COPY failed", res);
+			copy_failed(l, res);
 			ok = false;
 		}
 		PQclear(res);
@@ -209,8 +236,6 @@ batch_end(load *l, const char *abort_reason)
 	if (!ok || abort_reason != NULL)
 	{
 		l->pos = l->committed;
-		if (!ok)
-			l->status = EXIT_DB;
 		return ok;
 	}
 	l->total += l->batch_events;
@@ -531,6 +556,7 @@ run(load *l)
 				l->have_header = true;
 				l->ended = false;
 				l->stream_prev = 0;
+				l->stream_after = m.hdr.after;
 				l->stream_count = 0;
 				log_debug("reading a stream from %s (%s) after id %" PRIu64,
 						  m.hdr.source, m.hdr.producer, m.hdr.after);
@@ -550,13 +576,21 @@ run(load *l)
 				break;
 			case MSG_BOUNDARY:
 			case MSG_END:
-				if ((l->stream_count > 0 && m.last_id != l->stream_prev) ||
-					(m.type == MSG_END && m.count != l->stream_count))
+				if (m.last_id != (l->stream_count > 0 ? l->stream_prev : l->stream_after))
 				{
-					log_error("stdin: byte offset %" PRIu64 ": %s marker says id %" PRIu64
-							  " but the stream's last event is id %" PRIu64 "; last good id %" PRIu64,
-							  stream_reader_offset(l->in), stream_msg_type_name(m.type),
-							  m.last_id, l->stream_prev, l->stream_prev);
+					log_error("stdin: byte offset %" PRIu64 ": %s marker says last_id %" PRIu64
+							  " but the stream is at id %" PRIu64 "; last good id %" PRIu64,
+							  stream_reader_offset(l->in), stream_msg_type_name(m.type), m.last_id,
+							  l->stream_count > 0 ? l->stream_prev : l->stream_after, l->stream_prev);
+					l->status = EXIT_INPUT;
+					salvage(l);
+					return;
+				}
+				if (m.type == MSG_END && m.count != l->stream_count)
+				{
+					log_error("stdin: byte offset %" PRIu64 ": end marker says count %" PRIu64
+							  " but the stream held %" PRIu64 " events; last good id %" PRIu64,
+							  stream_reader_offset(l->in), m.count, l->stream_count, l->stream_prev);
 					l->status = EXIT_INPUT;
 					salvage(l);
 					return;

@@ -1,0 +1,172 @@
+#!/usr/bin/env bats
+# Hostile streams into slate-load and slate-extract --follow: each gets one
+# clear error naming the byte offset, exit status 3, and the destination keeps
+# exactly the whole transactions before the damage.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+load mp
+
+setup_file() {
+	cluster_start pg
+	db_create pg src source
+	insert_events pg src 60 # transactions of 15 events
+	SRC=$(cluster_conninfo pg src)
+	export SRC
+	# a good start: the header and events 1..30 (two transactions), then a
+	# boundary; what follows it is the damage.  The 26 bytes cut off are the
+	# end marker {type: end, last_id: 30, count: 30}.
+	"$SLATE_ROOT/bin/slate-extract" --until 30 "$SRC" 2>/dev/null >"$BATS_FILE_TMPDIR/30.mp"
+	head -c -26 "$BATS_FILE_TMPDIR/30.mp" >"$BATS_FILE_TMPDIR/good.mp"
+	mp_boundary 30 >>"$BATS_FILE_TMPDIR/good.mp"
+}
+
+teardown_file() {
+	clusters_stop_all
+}
+
+# load_damaged NAME WANT MP_COMMAND...: the good start and then what
+# MP_COMMAND writes, into a fresh destination NAME: exit 3, one error line
+# containing WANT and the byte offset, and exactly events 1..30 written
+load_damaged() {
+	local name=$1 want=$2 dst
+	shift 2
+	db_create pg "$name" destination >/dev/null
+	dst=$(cluster_conninfo pg "$name")
+	{ cat "$BATS_FILE_TMPDIR/good.mp"; "$@"; } >"$BATS_TEST_TMPDIR/$name.mp"
+	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/$name.mp"
+	[[ $status -eq 3 ]] || fail "$name: exit $status, not 3: $stderr"
+	[[ $(grep -c ERROR <<<"$stderr") -eq 1 ]] || fail "$name: not one error line: $stderr"
+	[[ $stderr == *"byte offset "*"$want"*"last good id"* ]] || fail "$name: no \"$want\": $stderr"
+	[[ $stderr != *Sanitizer* && $stderr != *"runtime error"* ]] || fail "$name: $stderr"
+	assert_equal "$(psql_c pg "$name" "SELECT count(*), max(id) FROM events")" "30|30"
+	assert_equal "$(events_md5 pg "$name")" "$(psql_c pg src "SET timezone = 'UTC';
+		SET DateStyle = 'ISO, YMD'; SELECT md5(string_agg(id || '|' || ts || '|' ||
+		event::text, E'\n' ORDER BY id)) FROM events WHERE id <= 30")"
+}
+
+@test "the good start alone loads 30 events and is only cut" {
+	load_damaged nothing "ends without an end marker" true
+}
+
+@test "wrong types: a string id, a number for ts, a number for event" {
+	load_damaged strid '"id" is not an integer' eval \
+		'mp_hex 84; mp_str type; mp_str event; mp_str id; mp_str 31;
+		mp_str ts; mp_ts 1700000000 0; mp_str event; mp_str "{}"'
+	load_damaged numts '"ts" is not a msgpack timestamp' eval \
+		'mp_hex 84; mp_str type; mp_str event; mp_str id; mp_uint 31;
+		mp_str ts; mp_uint 5; mp_str event; mp_str "{}"'
+	load_damaged numevent '"event"' eval \
+		'mp_hex 84; mp_str type; mp_str event; mp_str id; mp_uint 31;
+		mp_str ts; mp_ts 1700000000 0; mp_str event; mp_uint 7'
+}
+
+@test "unknown message types and members, a message that is not a map" {
+	load_damaged unknowntype "unknown message type" eval 'mp_hex 81; mp_str type; mp_str party'
+	load_damaged unknownmember "unexpected member" eval \
+		'mp_hex 83; mp_str type; mp_str boundary; mp_str last_id; mp_uint 30; mp_str x; mp_uint 1'
+	load_damaged notamap "not a map" mp_str hello
+	load_damaged badbyte "malformed" mp_hex c1
+}
+
+@test "huge lengths: a map of 2^32-1 members, a string of 4 GB, an id of 2^64-1" {
+	load_damaged hugemap "too many members" mp_hex df ff ff ff ff
+	load_damaged hugestr "cut" mp_hex db ff ff ff ff 41 41 41
+	load_damaged hugeid '"id" is not an integer' eval \
+		'mp_hex 84; mp_str type; mp_str event; mp_str id; mp_hex cf ff ff ff ff ff ff ff ff;
+		mp_str ts; mp_ts 1700000000 0; mp_str event; mp_str "{}"'
+}
+
+@test "nesting bombs: arrays in arrays, maps in maps" {
+	load_damaged arrays "array, not a map" eval 'for k in {1..100000}; do mp_hex 91; done'
+	load_damaged maps "nested too deeply" eval \
+		'mp_hex 82; mp_str type; mp_str event; mp_str x; for k in {1..10000}; do mp_hex 81 a1 61; done'
+}
+
+@test "ids out of order and duplicated" {
+	load_damaged skip "event id 32 follows id 30" mp_event 32 1700000000 0 '{}'
+	load_damaged again "event id 30 follows id 30" mp_event 30 1700000000 0 '{}'
+	load_damaged twice "event id 31 follows id 31" eval \
+		'mp_event 31 1700000000 0 "{}"; mp_event 31 1700000000 0 "{}"'
+	load_damaged back "event id 29 follows id 30" mp_event 29 1700000000 0 '{}'
+}
+
+@test "timestamps out of range or finer than microseconds" {
+	load_damaged future "within PostgreSQL's range" mp_event 31 9999999999999 0 '{}'
+	load_damaged past "within PostgreSQL's range" mp_event 31 -300000000000 0 '{}'
+	load_damaged nanos "whole microseconds" mp_event 31 1700000000 1 '{}'
+}
+
+@test "markers that lie: an end with the wrong count or last id, a boundary ahead" {
+	load_damaged endcount "end marker says count 99 but the stream held 31 events" eval 'mp_event 31 1700000000 0 "{}"; mp_end 31 99'
+	load_damaged endlast "end marker says last_id 35 but the stream is at id 31" eval 'mp_event 31 1700000000 0 "{}"; mp_end 35 31'
+	load_damaged boundahead "boundary marker says last_id 40 but the stream is at id 30" mp_boundary 40
+}
+
+@test "an event the destination refuses is named; nothing of its batch is written" {
+	db_create pg notjson destination >/dev/null
+	{
+		cat "$BATS_FILE_TMPDIR/good.mp"
+		mp_event 31 1700000000 0 'not json'
+		mp_end 31 31
+	} >"$BATS_TEST_TMPDIR/notjson.mp"
+	run --separate-stderr slate-load --log-format=text "$(cluster_conninfo pg notjson)" \
+		<"$BATS_TEST_TMPDIR/notjson.mp"
+	assert_failure 3
+	[[ $(grep -c ERROR <<<"$stderr") -eq 1 ]] || fail "not one error line: $stderr"
+	[[ $stderr == *"event 31 refused by the destination: invalid input syntax for type json"* ]] ||
+		fail "$stderr"
+	# events 1..31 were one COPY: all of it rolled back, the table is still a prefix
+	assert_equal "$(psql_c pg notjson "SELECT count(*) FROM events")" 0
+}
+
+# follow_to FILE: slate-extract --follow of the source into FILE
+follow_to() {
+	slate-extract --follow --log-format=text "$SRC" >"$1"
+}
+
+# follow_damaged WANT MP_COMMAND...: slate-extract --follow reading a wake and
+# then what MP_COMMAND writes: exit 3 with one error line containing WANT
+# after the events of the first wake
+follow_damaged() {
+	local want=$1
+	shift
+	{ mp_wake; "$@"; } >"$BATS_TEST_TMPDIR/wakes.mp"
+	run --separate-stderr follow_to "$BATS_TEST_TMPDIR/out.mp" <"$BATS_TEST_TMPDIR/wakes.mp"
+	[[ $status -eq 3 ]] || fail "exit $status, not 3: $stderr"
+	[[ $(grep -c ERROR <<<"$stderr") -eq 1 ]] || fail "not one error line: $stderr"
+	[[ $stderr == *"stdin: byte offset 11: "*"$want"* ]] || fail "no \"$want\": $stderr"
+}
+
+@test "--follow: hostile input instead of wakes is one error, exit 3" {
+	follow_damaged "expected a wake message, got event" mp_event 1 1700000000 0 '{}'
+	follow_damaged "too many members" mp_hex df ff ff ff ff
+	follow_damaged "array, not a map" eval 'for k in {1..1000}; do mp_hex 91; done'
+	follow_damaged "not a map" printf 'hello'
+	follow_damaged "unexpected member" eval 'mp_hex 82; mp_str type; mp_str wake; mp_str x; mp_str y'
+	follow_damaged "cut" mp_hex 81 a4 74 79
+}
+
+@test "--follow: the events extracted before the damage are whole and end on a boundary" {
+	{ mp_wake; printf 'hello'; } >"$BATS_TEST_TMPDIR/wakes.mp"
+	slate-extract --follow "$SRC" <"$BATS_TEST_TMPDIR/wakes.mp" >"$BATS_TEST_TMPDIR/out.mp" 2>/dev/null ||
+		true
+	db_create pg followed destination >/dev/null
+	run --separate-stderr slate-load --log-format=text "$(cluster_conninfo pg followed)" \
+		<"$BATS_TEST_TMPDIR/out.mp"
+	# no end marker (the extract failed), but the boundary after the round keeps all 60
+	assert_failure 3
+	assert_equal "$(events_md5 pg followed)" "$(events_md5 pg src)"
+}
+
+@test "the fuzzers' seeds and findings: exit 0 or 3, one error at most, never a crash" {
+	local f name
+	for f in "$SLATE_ROOT"/fuzz/corpus/stream/*; do
+		name=fz$RANDOM
+		db_create pg "$name" destination >/dev/null
+		run --separate-stderr slate-load --log-format=text "$(cluster_conninfo pg "$name")" <"$f"
+		[[ $status -eq 0 || $status -eq 3 ]] || fail "$f: exit $status: $stderr"
+		(($(grep -c ERROR <<<"$stderr") <= 1)) || fail "$f: more than one error: $stderr"
+		[[ $stderr != *Sanitizer* && $stderr != *"runtime error"* ]] || fail "$f: $stderr"
+	done
+}
