@@ -329,6 +329,6 @@ events_generator_sql() {
 				done := done + k;
 			END LOOP;
 		END
-		\$gen\$
+		\$gen\$;
 	EOF
 }
