@@ -150,24 +150,33 @@ fi
 timeout=${timeout:-15}
 common=(--connect-timeout "$timeout" --log-format "$([[ $text_log == 1 ]] && echo text || echo json)")
 
-# checks: every pair must pass before anything is copied; exit 2 otherwise
+# checks: every pair must pass before anything is copied.  Returns 2 when a
+# check refused (exit 2 for the replicator), 1 when a server could not be
+# reached or failed (worth retrying under --restart)
 preflight() {
 	local i rc
 	"$BIN/slate-extract" --check "${common[@]}" "$source" >"$WORK/header.mp" || {
+		rc=$?
 		log error "start-up check failed for the source"
+		((rc == 1)) && return 1
 		return 2
 	}
 	for i in "${!dests[@]}"; do
 		"$BIN/slate-load" --check "${common[@]}" "${dests[i]}" <"$WORK/header.mp" || {
 			rc=$?
 			log error "start-up check failed for destination $((i + 1)) (${dests[i]})"
+			((rc == 1)) && return 1
 			return 2
 		}
 	done
 	return 0
 }
 
-preflight || exit 2
+preflight
+rc=$?
+# a server that cannot be reached at start-up is a failed start-up check too,
+# unless --restart is to wait for it
+((rc == 2 || (rc == 1 && (!restart || dry_run)))) && exit 2
 if ((dry_run)); then
 	echo "source: $source"
 	for i in "${!dests[@]}"; do echo "destination $((i + 1)): ${dests[i]}"; done
@@ -245,8 +254,10 @@ run_once() {
 backoff=1
 while :; do
 	started=$SECONDS
-	run_once
-	rc=$?
+	if ((rc == 0)); then
+		run_once
+		rc=$?
+	fi
 	((stopping)) && { log info "stopped"; exit 0; }
 	((restart)) || exit "$rc"
 	((SECONDS - started > 60)) && backoff=1
@@ -255,5 +266,7 @@ while :; do
 	wait $! 2>/dev/null
 	((stopping)) && { log info "stopped"; exit 0; }
 	backoff=$((backoff * 2 > 30 ? 30 : backoff * 2))
-	preflight || exit 2
+	preflight
+	rc=$?
+	((rc == 2)) && exit 2
 done
