@@ -17,7 +17,7 @@
  * enough for every message of the seed corpus.
  */
 #define MAX_MESSAGE (128 * 1024)
-#define MAX_RECORDS 2048		/* pieces per input in the chunked pass */
+#define MAX_RECORDS 128		/* pieces per input in the chunked pass */
 #define MAX_PIECE (64 * 1024)	/* the reader always offers at least this much room */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -164,43 +164,64 @@ typedef struct feeder
 	int			fd;
 	const uint8_t *data;
 	size_t		size,
-				piece;
+				piece,
+				off;
 } feeder;
 
-/* thread: send the input as records of f->piece bytes, then EOF */
+/* send records of f->piece bytes from f->off on; false when the socket is full */
+static bool
+feed_some(feeder *f, int flags)
+{
+	for (; f->off < f->size; f->off += f->piece)
+	{
+		size_t		n = f->size - f->off < f->piece ? f->size - f->off : f->piece;
+
+		if (send(f->fd, f->data + f->off, n, MSG_NOSIGNAL | flags) != (ssize_t) n)
+			return false;
+	}
+	return true;
+}
+
+/* thread: send the rest, then EOF */
 static void *
 feed(void *arg)
 {
 	feeder	   *f = arg;
 
-	for (size_t off = 0; off < f->size; off += f->piece)
-	{
-		size_t		n = f->size - off < f->piece ? f->size - off : f->piece;
-
-		if (send(f->fd, f->data + off, n, MSG_NOSIGNAL) != (ssize_t) n)
-			break;				/* the reader stopped early and closed its end */
-	}
+	(void) feed_some(f, 0);		/* fails only when the reader stopped early */
 	close(f->fd);
 	return NULL;
 }
 
 /*
  * Read the input again, arriving in pieces: a SOCK_SEQPACKET socket returns
- * one record per read, so the reader sees exactly these boundaries.
+ * one record per read, so the reader sees exactly these boundaries.  With a
+ * send buffer large enough (root may force one) every record is queued before
+ * reading; otherwise a thread sends what did not fit.
  */
 static void
 read_in_pieces(const uint8_t *data, size_t size, size_t piece, outcome *o)
 {
 	int			sv[2];
+	int			big = 16 * 1024 * 1024;
 	pthread_t	t;
 	feeder		f;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
 		die("socketpair failed");
+	(void) setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	f.fd = sv[1];
 	f.data = data;
 	f.size = size;
 	f.piece = piece;
+	f.off = 0;
+	if (feed_some(&f, MSG_DONTWAIT))
+	{
+		close(sv[1]);
+		read_all(sv[0], o, NULL);
+		close(sv[0]);
+		return;
+	}
 	if (pthread_create(&t, NULL, feed, &f) != 0)
 		die("pthread_create failed");
 	read_all(sv[0], o, NULL);
