@@ -60,6 +60,11 @@ test/bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard te
 deps:
 	@sh tools/ensure-deps.sh
 
+# make test QUICK=1 skips the tests tagged slow (the fault matrix)
+ifneq ($(QUICK),)
+BATS_FLAGS += --filter-tags '!slow'
+endif
+
 test: deps
 	$(MAKE) all
 	$(BATS) $(BATS_FLAGS) test/

@@ -1,7 +1,7 @@
 #!/bin/sh
 # ensure-deps.sh: check that what building, testing or demonstrating slate needs is installed.
 #
-# Usage: tools/ensure-deps.sh [build|test|demo]     (default: test)
+# Usage: tools/ensure-deps.sh [build|test|demo|ci]     (default: test; ci adds valgrind)
 #
 # Silent and quick when everything is there.  Otherwise, as root it runs
 # apt-get update and apt-get install -y for the missing Debian packages; as
@@ -12,9 +12,9 @@ set -u
 
 purpose=${1:-test}
 case $purpose in
-build | test | demo) ;;
+build | test | demo | ci) ;;
 *)
-	echo "usage: tools/ensure-deps.sh [build|test|demo]" >&2
+	echo "usage: tools/ensure-deps.sh [build|test|demo|ci]" >&2
 	exit 2
 	;;
 esac
@@ -83,6 +83,10 @@ check() {
 	for lib in bats-support bats-assert bats-file; do
 		[ -e "/usr/lib/bats/$lib/load.bash" ] || need "$lib"
 	done
+	# pgrep and ps for the process tests, openssl for the TLS test
+	have_command pgrep && have_command ps || need procps
+	have_command openssl || need openssl
+	[ "$purpose" = ci ] && { have_command valgrind || need valgrind; }
 	return 0
 }
 
