@@ -150,26 +150,50 @@ fi
 timeout=${timeout:-15}
 common=(--connect-timeout "$timeout" --log-format "$([[ $text_log == 1 ]] && echo text || echo json)")
 
-# checks: every pair must pass before anything is copied.  Returns 2 when a
-# check refused (exit 2 for the replicator), 1 when a server could not be
-# reached or failed (worth retrying under --restart)
+# checks: every pair must pass before anything is copied.  The source's and
+# every destination's checks run at once (the slow part of each, the count
+# behind the hole check, needs nothing from the others); each destination's
+# check then reads the source's header.  Returns 2 when a check refused (exit 2
+# for the replicator), 1 when a server could not be reached or failed (worth
+# retrying under --restart).
 preflight() {
-	local i rc
-	"$BIN/slate-extract" --check "${common[@]}" "$source" >"$WORK/header.mp" || {
-		rc=$?
-		log error "start-up check failed for the source"
-		((rc == 1)) && return 1
-		return 2
-	}
+	local i rc src_rc pids=() worst=0
+	rm -f "$WORK/header.mp" "$WORK/header.done"
 	for i in "${!dests[@]}"; do
-		"$BIN/slate-load" --check "${common[@]}" "${dests[i]}" <"$WORK/header.mp" || {
-			rc=$?
-			log error "start-up check failed for destination $((i + 1)) (${dests[i]})"
-			((rc == 1)) && return 1
-			return 2
-		}
+		{
+			# (gives up should the replicator itself be gone)
+			while [[ ! -e $WORK/header.done ]]; do
+				kill -0 $$ 2>/dev/null || exit
+				sleep 0.02
+			done
+			cat "$WORK/header.mp"
+		} | "$BIN/slate-load" --check "${common[@]}" "${dests[i]}" 2>"$WORK/check.$i.log" &
+		pids+=($!)
 	done
-	return 0
+	"$BIN/slate-extract" --check "${common[@]}" "$source" >"$WORK/header.mp"
+	src_rc=$?
+	# a failed source check leaves the header empty: the destinations' checks
+	# then fail for want of it, and only the source's failure is reported (each
+	# destination's messages are held back until its check is over, which also
+	# keeps them from interleaving)
+	((src_rc == 0)) || : >"$WORK/header.mp"
+	touch "$WORK/header.done"
+	for i in "${!dests[@]}"; do
+		wait "${pids[i]}"
+		rc=$?
+		((src_rc == 0)) && cat "$WORK/check.$i.log" >&2
+		rm -f "$WORK/check.$i.log"
+		((rc == 0 || src_rc != 0)) && continue
+		log error "start-up check failed for destination $((i + 1)) (${dests[i]})"
+		((rc == 1 && worst == 0)) && worst=1
+		((rc != 1)) && worst=2
+	done
+	if ((src_rc != 0)); then
+		log error "start-up check failed for the source"
+		((src_rc == 1)) && return 1
+		return 2
+	fi
+	return "$worst"
 }
 
 preflight
