@@ -24,14 +24,7 @@ setup() {
 # every pipeline is the leader of its own process group: kill the groups,
 # then the inserters, so that nothing a test started outlives it
 teardown() {
-	local kind pid
-	while read -r kind pid; do
-		case $kind in
-		group) kill -KILL -- "-$pid" 2>/dev/null ;;
-		*) kill -KILL "$pid" 2>/dev/null ;;
-		esac
-		wait "$pid" 2>/dev/null
-	done <"$BG"
+	kill_background
 	return 0
 }
 
@@ -129,25 +122,6 @@ start_pipeline() {
 	PID=$!
 	set +m
 	echo "group $PID" >>"$BG"
-}
-
-# running PID: true while PID is alive (a zombie is not)
-running() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[[ $st != Z* ]]
-}
-
-# wait_exit PID SECONDS: wait at most SECONDS for PID (a child) to exit; set
-# STATUS to its exit status; fail if it is still running
-wait_exit() {
-	local pid=$1 deadline=$((SECONDS + $2))
-	while running "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
-	if running "$pid"; then
-		fail "process $pid still runs after $2 s"
-	fi
-	STATUS=0
-	wait "$pid" || STATUS=$?
 }
 
 # stage_pid PGID NAME: the pid of stage NAME in pipeline group PGID (one
