@@ -78,9 +78,9 @@ load_damaged() {
 }
 
 @test "nesting bombs: arrays in arrays, maps in maps" {
-	load_damaged arrays "array, not a map" eval 'for k in {1..100000}; do mp_hex 91; done'
+	load_damaged arrays "array, not a map" mp_repeat 100000 91
 	load_damaged maps "nested too deeply" eval \
-		'mp_hex 82; mp_str type; mp_str event; mp_str x; for k in {1..10000}; do mp_hex 81 a1 61; done'
+		'mp_hex 82; mp_str type; mp_str event; mp_str x; mp_repeat 10000 81 a1 61'
 }
 
 @test "ids out of order and duplicated" {

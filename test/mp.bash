@@ -10,6 +10,16 @@ mp_hex() {
 	done
 }
 
+# mp_repeat N HH...: the bytes given in hex, N times over (one printf: a
+# loop of N under bats's debug trap takes minutes)
+mp_repeat() {
+	local n=$1 fmt
+	shift
+	fmt=$(printf '\\x%s' "$@")
+	# shellcheck disable=SC2059 # the format is the bytes; %.0s eats each count
+	printf "$fmt%.0s" $(seq "$n")
+}
+
 # mp_be N WIDTH: N as WIDTH bytes, big-endian
 mp_be() {
 	local h
