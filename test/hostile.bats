@@ -141,7 +141,7 @@ follow_damaged() {
 @test "--follow: hostile input instead of wakes is one error, exit 3" {
 	follow_damaged "expected a wake message, got event" mp_event 1 1700000000 0 '{}'
 	follow_damaged "too many members" mp_hex df ff ff ff ff
-	follow_damaged "array, not a map" eval 'for k in {1..1000}; do mp_hex 91; done'
+	follow_damaged "array, not a map" mp_repeat 1000 91
 	follow_damaged "not a map" printf 'hello'
 	follow_damaged "unexpected member" eval 'mp_hex 82; mp_str type; mp_str wake; mp_str x; mp_str y'
 	follow_damaged "cut" mp_hex 81 a4 74 79
