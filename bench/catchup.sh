@@ -28,11 +28,7 @@ N=${1:-1000000}
 ROUNDS=${2:-2}
 source "$(dirname "$0")/lib.bash"
 
-CLUSTER_SETTINGS="$BENCH_SETTINGS
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10" cluster_start src
-CLUSTER_SETTINGS=$BENCH_SETTINGS cluster_start dst
+start_src_dst
 db_create src src source
 SRC=$(cluster_conninfo src src)
 psql_c src src "CREATE PUBLICATION bench_pub FOR TABLE events" >/dev/null

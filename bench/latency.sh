@@ -30,11 +30,7 @@ source "$(dirname "$0")/lib.bash"
 
 cc -O2 -o "$TMP/latency" "$ROOT/bench/latency.c" -I"$(pg_config --includedir)" -lpq
 
-CLUSTER_SETTINGS="$BENCH_SETTINGS
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10" cluster_start src
-CLUSTER_SETTINGS=$BENCH_SETTINGS cluster_start dst
+start_src_dst
 db_create src src source
 db_create dst slate destination
 db_create dst lr destination

@@ -36,6 +36,17 @@ max_wal_size = 4GB
 checkpoint_timeout = 30min
 max_parallel_workers_per_gather = 0"
 
+# start_src_dst: the clusters "src" (wal_level = logical, so that logical
+# replication can be measured beside slate) and "dst", both with the settings
+# above
+start_src_dst() {
+	CLUSTER_SETTINGS="$BENCH_SETTINGS
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10" cluster_start src
+	CLUSTER_SETTINGS=$BENCH_SETTINGS cluster_start dst
+}
+
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 now() { date +%s.%N; }
 elapsed() { calc "$(now) - $1"; }
