@@ -360,7 +360,7 @@ report() {
 	for fault in "${FAULTS[@]}"; do
 		counts+="${counts:+, }$fault ${INJECTED[$fault]:-0}"
 	done
-	summary="$ROUND rounds, $CLEAN clean, seed $SEED; $counts; $BEHIND during a catch-up"
+	summary="$ROUND rounds, $CLEAN clean, seed $SEED; $counts; $BEHIND during a catch-up, $IN_COPY aimed into a COPY"
 	summary+="; $SURVIVED survived (stopped by SIGTERM), $UNEXPECTED unexpected exits"
 	summary+="; $(maxid src 2>/dev/null || echo ?) events; $((SECONDS - STARTED)) s"
 	echo "# fault matrix: $summary" >&3
@@ -410,7 +410,12 @@ fault_round() {
 	fi
 	if [[ -n $aim ]]; then
 		# shellcheck disable=SC2086 # two words
-		wait_copy $aim && aim="in a COPY of ${aim#* }" || aim="no COPY of ${aim#* } within 1 s"
+		if wait_copy $aim; then
+			aim="in a COPY of ${aim#* }"
+			IN_COPY=$((IN_COPY + 1))
+		else
+			aim="no COPY of ${aim#* } within 1 s"
+		fi
 	fi
 	if ! running "$PID"; then
 		wait_exit "$PID" 1
@@ -474,7 +479,7 @@ fault_round() {
 	SEED=${FAULT_SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 	RANDOM=$SEED
 	STOP=$BATS_TEST_TMPDIR/stop
-	STARTED=$SECONDS ROUND=0 CLEAN=0 BEHIND=0 SURVIVED=0 UNEXPECTED=0 WRITER=''
+	STARTED=$SECONDS ROUND=0 CLEAN=0 BEHIND=0 IN_COPY=0 SURVIVED=0 UNEXPECTED=0 WRITER=''
 	declare -gA INJECTED=()
 	echo "# fault matrix: seed $SEED, $rounds rounds (FAULT_SEED=$SEED replays them)" >&3
 	fault_order "$rounds"
