@@ -17,6 +17,7 @@ finish() {
 		kill -TERM "$replicator" 2>/dev/null
 		wait "$replicator"
 	fi
+	[[ -z ${tailer:-} ]] || kill "$tailer" 2>/dev/null
 	clusters_stop_all
 	rm -rf "$WORK"
 	exit "$rc"
@@ -59,7 +60,10 @@ say "pipeline.sh -c config.js --dry-run"
 say "starting the replicator: pipeline.sh -c config.js (its log: progress and lag per destination)"
 "$ROOT/pipeline.sh" -c "$WORK/config.js" --poll-interval 1 --log-format=text 2>"$WORK/replicator.log" &
 replicator=$!
-( tail -n +1 -f "$WORK/replicator.log" 2>/dev/null | grep --line-buffered -E 'replicating|copied|ERROR' ) &
+# tail is the background job itself, so that killing it ends grep too (and
+# --pid ends it with this script whatever happens): a stray one would hold
+# the terminal, or the pipe of `make demo | tee`, open after the demo
+tail -n +1 -f --pid=$$ "$WORK/replicator.log" 2>/dev/null > >(grep --line-buffered -E 'replicating|copied|ERROR') &
 tailer=$!
 
 say "two writers insert realistic events through insert_events() while it runs"
@@ -69,8 +73,11 @@ slate-loadgen --log-format=text --count-person 1500 --count-filler 12000 "$SRC" 
 w2=$!
 while kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null; do
 	sleep 1
-	printf '   source max id %7s | replica1 %7s | replica2 %7s\n' \
-		"$(maxid source app)" "$(maxid replicas replica1)" "$(maxid replicas replica2)"
+	# the replicas first: each query takes a moment while the writers go on,
+	# and read in this order no replica can look ahead of the source
+	r1=$(maxid replicas replica1)
+	r2=$(maxid replicas replica2)
+	printf '   source max id %7s | replica1 %7s | replica2 %7s\n' "$(maxid source app)" "$r1" "$r2"
 done
 wait "$w1" "$w2"
 tail -qn 1 "$WORK/w1.log" "$WORK/w2.log"
