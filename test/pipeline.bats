@@ -452,6 +452,18 @@ write_config_js() {
 	[[ $stderr == *"ahead"* ]] || fail "$stderr"
 	assert_equal "$(count_md5 dst chkahead)" "$before"
 
+	# a source that fails its own check: its failure is the one reported,
+	# though the destinations' checks ran at the same time (and chkother's
+	# would fail)
+	db_create src chknotsrc destination >/dev/null
+	run --separate-stderr pipeline --source "$(src_of chknotsrc)" \
+		--destination "$(dst_of chkok)" --destination "$(dst_of chkother)" --log-format=text
+	assert_failure 2
+	[[ $stderr == *"start-up check failed for the source"* ]] || fail "$stderr"
+	[[ $stderr != *"for destination"* && $stderr != *"ERROR slate-load"* ]] ||
+		fail "a destination's check was reported too: $stderr"
+	assert_equal "$(maxid dst chkok)" 0
+
 	# the same destination twice, or the source as destination
 	run pipeline --source "$(src_of chk)" \
 		--destination "$(dst_of chkok)" --destination "$(dst_of chkok)"
