@@ -36,8 +36,8 @@ make_table(void)
 			table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
 }
 
-static uint32_t
-crc32c_table(uint32_t crc, const void *buf, size_t len)
+uint32_t
+crc32c_portable(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
@@ -92,7 +92,7 @@ crc32c(uint32_t crc, const void *buf, size_t len)
 
 	if (impl == NULL)
 	{
-		impl = crc32c_table;
+		impl = crc32c_portable;
 #ifdef HAVE_SSE42_PATH
 		__builtin_cpu_init();
 		if (__builtin_cpu_supports("sse4.2"))
