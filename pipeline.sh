@@ -157,27 +157,23 @@ common=(--connect-timeout "$timeout" --log-format "$([[ $text_log == 1 ]] && ech
 # for the replicator), 1 when a server could not be reached or failed (worth
 # retrying under --restart).
 preflight() {
-	local i rc src_rc pids=() worst=0
-	rm -f "$WORK/header.mp" "$WORK/header.done"
+	local i rc src_rc pids=() fifos=() worst=0
 	for i in "${!dests[@]}"; do
-		{
-			# (gives up should the replicator itself be gone)
-			while [[ ! -e $WORK/header.done ]]; do
-				kill -0 $$ 2>/dev/null || exit
-				sleep 0.02
-			done
-			cat "$WORK/header.mp"
-		} | "$BIN/slate-load" --check "${common[@]}" "${dests[i]}" 2>"$WORK/check.$i.log" &
+		rm -f "$WORK/header.$i"
+		mkfifo "$WORK/header.$i" || return 1
+		fifos+=("$WORK/header.$i")
+		"$BIN/slate-load" --check "${common[@]}" "${dests[i]}" <"$WORK/header.$i" \
+			2>"$WORK/check.$i.log" &
 		pids+=($!)
 	done
-	"$BIN/slate-extract" --check "${common[@]}" "$source" >"$WORK/header.mp"
-	src_rc=$?
-	# a failed source check leaves the header empty: the destinations' checks
-	# then fail for want of it, and only the source's failure is reported (each
-	# destination's messages are held back until its check is over, which also
-	# keeps them from interleaving)
-	((src_rc == 0)) || : >"$WORK/header.mp"
-	touch "$WORK/header.done"
+	# tee opens every fifo at once, which starts the destinations' checks; it
+	# hands them the header once the source's check has written it (nothing
+	# when that failed: the destinations' checks then fail for want of it, and
+	# only the source's failure is reported), and with -p goes on past a
+	# destination that gave up early.  Each destination's messages are held
+	# back until its check is over, which keeps them from interleaving.
+	"$BIN/slate-extract" --check "${common[@]}" "$source" | tee -p "${fifos[@]}" >/dev/null
+	src_rc=${PIPESTATUS[0]}
 	for i in "${!dests[@]}"; do
 		wait "${pids[i]}"
 		rc=$?
