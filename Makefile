@@ -60,14 +60,16 @@ test/bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard te
 deps:
 	@sh tools/ensure-deps.sh
 
-# make test QUICK=1 skips the tests tagged slow (the fault matrix)
+# make test QUICK=1 skips the tests tagged slow (the fault matrix); a
+# variable of its own, since BATS_FLAGS given on the command line would
+# override anything added to it here
 ifneq ($(QUICK),)
-BATS_FLAGS += --filter-tags '!slow'
+BATS_FILTER = --filter-tags '!slow'
 endif
 
 test: deps
 	$(MAKE) all
-	$(BATS) $(BATS_FLAGS) test/
+	$(BATS) $(BATS_FLAGS) $(BATS_FILTER) test/
 
 demo: deps
 	$(MAKE) all
