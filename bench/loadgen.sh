@@ -24,15 +24,12 @@ lg=(slate-loadgen --log-format=json --count-person "$PEOPLE" --count-filler "$FI
 # run NAME N CONNINFO|-: N loadgens at once; prints one line
 run() {
 	local name=$1 n=$2 target=$3 t0 s i events=0 cpu=0 rss=0 u sy m
+	local to=("$target")
+	[[ $target != - ]] || to=(--output "$TMP/out.mp")
 	t0=$(now)
 	for ((i = 1; i <= n; i++)); do
-		if [[ $target == - ]]; then
-			/usr/bin/time -f '%U %S %M' -o "$TMP/time.$i" "${lg[@]}" --seed "$i" \
-				--output "$TMP/out.mp" 2>"$TMP/log.$i" &
-		else
-			/usr/bin/time -f '%U %S %M' -o "$TMP/time.$i" "${lg[@]}" --seed "$i" \
-				"$target" 2>"$TMP/log.$i" &
-		fi
+		/usr/bin/time -f '%U %S %M' -o "$TMP/time.$i" "${lg[@]}" --seed "$i" "${to[@]}" \
+			2>"$TMP/log.$i" &
 	done
 	wait
 	s=$(elapsed "$t0")
