@@ -29,6 +29,7 @@ typedef struct extract
 	uint64_t	last_id;		/* last id written (or --after) */
 	int64_t		last_ts;
 	uint64_t	count;			/* events written */
+	bool		torn;			/* stopped inside a source transaction: no end marker */
 	double		started;
 	double		last_progress;
 	int			status;			/* exit status once something failed */
@@ -154,9 +155,18 @@ progress(extract *x, bool final)
 		   final ? "extracted" : "extracting", x->count, rate, x->last_id);
 }
 
+/* how long a stop waits for the source transaction being copied to end */
+#define STOP_FINISH_S 1.0
+
 /*
  * Copy the events after x->last_id (through until, 0: no limit) to the stream.
  * Stops before a hole in the ids.  Returns false with x->status set on failure.
+ *
+ * A stop requested during the COPY ends the range at the next source-transaction
+ * boundary (a change of ts, or the end of the snapshot), so that the stream can
+ * end with an end marker and its reader keeps everything whole; only when the
+ * source does not deliver the rest of the transaction within STOP_FINISH_S is
+ * the stream left torn (x->torn).  Returns false then too, with status 0.
  */
 static bool
 extract_range(extract *x, uint64_t until)
@@ -165,6 +175,8 @@ extract_range(extract *x, uint64_t until)
 	PGresult   *res;
 	bool		header_seen = false;
 	bool		ok = true;
+	uint64_t	written = 0;	/* events of this range written */
+	double		stop_deadline = 0;
 
 	if (until > 0)
 		snprintf(sql, sizeof(sql), "COPY (SELECT id, ts, event FROM events WHERE id > %" PRIu64
@@ -200,12 +212,25 @@ extract_range(extract *x, uint64_t until)
 
 		if (n == 0)
 		{
+			int			wait_ms = 1000;
+
 			if (stop_requested)
 			{
-				x->status = EXIT_OK;
-				return false;
+				/* nothing of this range written yet: the stream is on a boundary */
+				if (written == 0)
+					return false;
+				if (stop_deadline == 0)
+					stop_deadline = now_s() + STOP_FINISH_S;
+				wait_ms = (int) ((stop_deadline - now_s()) * 1000);
+				if (wait_ms <= 0)
+				{
+					log_warn("stopped inside the source transaction ending after id %" PRIu64
+							 ": the source did not deliver the rest of it in time", x->last_id);
+					x->torn = true;
+					return false;
+				}
 			}
-			if (conn_wait(&x->src, 1000) < 0 || !PQconsumeInput(x->src.pg))
+			if (conn_wait(&x->src, wait_ms) < 0 || !PQconsumeInput(x->src.pg))
 			{
 				conn_report(&x->src, "lost the connection during COPY", NULL);
 				x->status = EXIT_DB;
@@ -241,8 +266,15 @@ extract_range(extract *x, uint64_t until)
 			x->status = EXIT_REFUSED;
 			return false;
 		}
+		/* stopping: end at the first change of ts, before writing that event */
+		if (r == 1 && stop_requested && (written == 0 || e.ts != x->last_ts))
+		{
+			PQfreemem(buf);
+			return false;
+		}
 		if (r == 1)
 		{
+			written++;
 			if (!stream_write_event(x->out, &e))
 				ok = false;
 			x->last_id = e.id;
@@ -442,29 +474,36 @@ main(int argc, char **argv)
 		conn_close(&x.src);
 		return x.status;
 	}
-	else if (write_header(&x, (uint64_t) after) &&
-			 (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
-			 extract_range(&x, (uint64_t) until) &&
-			 conn_command(&x.src, "could not end the transaction", "COMMIT"))
+	else if (write_header(&x, (uint64_t) after))
 	{
-		if (follow_mode)
+		bool		done = (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
+			extract_range(&x, (uint64_t) until) &&
+			conn_command(&x.src, "could not end the transaction", "COMMIT");
+
+		if (!done && x.status == EXIT_OK && !stop_requested)
+			x.status = EXIT_DB; /* COMMIT failed; conn_command logged it */
+		if (done && follow_mode)
 		{
 			if (!stream_write_boundary(x.out, x.last_id) || !stream_flush(x.out))
 				x.status = output_failed();
 			else
 				follow(&x);
 		}
-		if (x.status == EXIT_OK && !stop_requested &&
-			!stream_write_end(x.out, x.last_id, x.count))
+
+		/*
+		 * Done, or stopped on a source-transaction boundary: the stream is
+		 * whole, so it ends properly and its reader logs no error.
+		 */
+		if (x.status == EXIT_OK && !x.torn && !stream_write_end(x.out, x.last_id, x.count))
 			x.status = output_failed();
 	}
-	else if (x.status == EXIT_OK && !stop_requested && x.src.sqlstate[0])
-		x.status = EXIT_DB;
 
 	if (x.status == EXIT_OK && !stop_requested)
 		progress(&x, true);
 	else if (stop_requested)
-		log_info("stopped by signal at id %" PRIu64, x.last_id);
+		log_info("stopped by signal at id %" PRIu64 ", %s", x.last_id,
+				 x.torn ? "inside a source transaction (no end marker)" :
+				 "on a source-transaction boundary");
 	stream_flush(x.out);
 	stream_writer_free(x.out);
 	conn_close(&x.src);
