@@ -30,6 +30,7 @@ typedef struct extract
 	int64_t		last_ts;
 	uint64_t	count;			/* events written */
 	bool		torn;			/* stopped inside a source transaction: no end marker */
+	bool		reader_gone;	/* stdout's reader went away (EPIPE): stop, exit 0 */
 	double		started;
 	double		last_progress;
 	int			status;			/* exit status once something failed */
@@ -70,14 +71,18 @@ usage(void)
 		   PROG, PROG);
 }
 
-/* log a write failure unless the reader simply went away; returns the exit status */
-static int
-output_failed(void)
+/* a write to stdout failed: the reader went away (a clean end), or an error to log */
+static void
+output_failed(extract *x)
 {
 	if (errno == EPIPE)
-		return EXIT_OK;
+	{
+		x->reader_gone = true;
+		x->status = EXIT_OK;
+		return;
+	}
 	log_error("could not write to stdout: %s", strerror(errno));
-	return EXIT_IO;
+	x->status = EXIT_IO;
 }
 
 /* read the header facts (first event, max id) in the current snapshot and write the header */
@@ -106,7 +111,7 @@ write_header(extract *x, uint64_t after)
 	ok = stream_write_header(x->out, &h);
 	events_ends_clear(&ends);
 	if (!ok)
-		x->status = output_failed();
+		output_failed(x);
 	return ok;
 }
 
@@ -286,7 +291,7 @@ extract_range(extract *x, uint64_t until)
 		PQfreemem(buf);
 		if (!ok)
 		{
-			x->status = output_failed();
+			output_failed(x);
 			return false;
 		}
 	}
@@ -370,7 +375,7 @@ follow(extract *x)
 		{
 			if (!stream_write_boundary(x->out, x->last_id) || !stream_flush(x->out))
 			{
-				x->status = output_failed();
+				output_failed(x);
 				break;
 			}
 			log_debug("extracted through id %" PRIu64, x->last_id);
@@ -467,7 +472,10 @@ main(int argc, char **argv)
 	else if (check_only)
 	{
 		if (!write_header(&x, (uint64_t) after) || !stream_write_end(x.out, x.last_id, 0))
-			x.status = x.status ? x.status : output_failed();
+		{
+			if (x.status == EXIT_OK)
+				output_failed(&x);
+		}
 		else
 			log_info("source (%s) is valid", x.src.desc);
 		stream_writer_free(x.out);
@@ -480,12 +488,12 @@ main(int argc, char **argv)
 			extract_range(&x, (uint64_t) until) &&
 			conn_command(&x.src, "could not end the transaction", "COMMIT");
 
-		if (!done && x.status == EXIT_OK && !stop_requested)
+		if (!done && x.status == EXIT_OK && !stop_requested && !x.reader_gone)
 			x.status = EXIT_DB; /* COMMIT failed; conn_command logged it */
 		if (done && follow_mode)
 		{
 			if (!stream_write_boundary(x.out, x.last_id) || !stream_flush(x.out))
-				x.status = output_failed();
+				output_failed(&x);
 			else
 				follow(&x);
 		}
@@ -494,8 +502,9 @@ main(int argc, char **argv)
 		 * Done, or stopped on a source-transaction boundary: the stream is
 		 * whole, so it ends properly and its reader logs no error.
 		 */
-		if (x.status == EXIT_OK && !x.torn && !stream_write_end(x.out, x.last_id, x.count))
-			x.status = output_failed();
+		if (x.status == EXIT_OK && !x.torn && !x.reader_gone &&
+			!stream_write_end(x.out, x.last_id, x.count))
+			output_failed(&x);
 	}
 
 	if (x.status == EXIT_OK && !stop_requested)
