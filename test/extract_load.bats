@@ -150,7 +150,14 @@ teardown() {
 	assert_failure 4
 	[[ $stderr == *"hole in the source ids: id 32 follows id 30"* ]]
 	dst=$(fresh_dest pg afterhole)
-	slate-extract "$(cluster_conninfo pg holey)" 2>/dev/null | slate-load "$dst" 2>/dev/null || true
+	# the extract stops at the hole (4); the load keeps the whole
+	# transactions before it and reports the stream cut there (3)
+	run --separate-stderr bash -c 'slate-extract --log-format=text "$1" |
+		slate-load --log-format=text "$2"; echo "${PIPESTATUS[*]}"' _ "$(cluster_conninfo pg holey)" "$dst"
+	assert_success
+	assert_output "4 3"
+	[[ $stderr == *"ERROR slate-extract: "*"hole in the source ids: id 32 follows id 30"* ]] || fail "$stderr"
+	[[ $stderr == *"ERROR slate-load: "*"without an end marker"*"last good id 30"* ]] || fail "$stderr"
 	assert_equal "$(events_count pg afterhole)" 30
 }
 

@@ -410,6 +410,17 @@ fault_round() {
 		"$(elapsed "$t0")" \
 		"$( ((status == 0)) && echo clean || echo "VIOLATION: $VIOLATION")" >>"$ROUNDS_LOG"
 	((status == 0)) || fail "round $round ($fault): $VIOLATION"
+	# the two ways a round may end: a stage failed and the pipeline stopped
+	# by itself with exit 1, naming it; or the fault missed (no stage to
+	# kill, say) and SIGTERM stopped it cleanly.  Another exit status, or a
+	# pipeline that needed SIGKILL, fails the matrix.
+	case $stopped/$STATUS in
+	exited/1)
+		[[ -n $line ]] || fail "round $round ($fault): exit 1 without a line naming the stage"
+		;;
+	SIGTERM/0) ;;
+	*) fail "round $round ($fault): the pipeline ended unexpectedly: $stopped, exit $STATUS" ;;
+	esac
 	CLEAN=$((CLEAN + 1))
 
 	# as a supervisor would: servers up, the replicator again; every other
@@ -471,5 +482,6 @@ fault_round() {
 	assert_success
 	assert_line equal
 	report
-	((CLEAN == rounds))
+	assert_equal "$UNEXPECTED" 0
+	assert_equal "$CLEAN" "$rounds"
 }
