@@ -241,8 +241,8 @@ stopped_within() {
 	start_listen --poll-interval=3600 --reconnect "$CONNINFO"
 	wait_for_wakes 1
 	as_server_user "$bindir/pg_ctl" -D "$src_DIR/data" -m fast -w stop >/dev/null
-	# stay down long enough for a few attempts
-	sleep 1
+	# stay down until it has seen the loss and is retrying
+	wait_until 10 grep -q "lost the connection to source" "$ERR"
 	as_server_user "$bindir/pg_ctl" -D "$src_DIR/data" -l "$src_LOG" -w start >/dev/null
 	wait_for_wakes 2
 	insert_events src app 1
@@ -250,7 +250,7 @@ stopped_within() {
 
 	# down again: SIGTERM ends the backoff at once
 	as_server_user "$bindir/pg_ctl" -D "$src_DIR/data" -m fast -w stop >/dev/null
-	sleep 0.5
+	wait_until 10 eval '(($(grep -c "lost the connection to source" "$ERR") == 2))'
 	kill -TERM "$LISTEN_PID"
 	stopped_within 2
 	assert_equal "$STATUS" 0

@@ -23,6 +23,10 @@ teardown_file() {
 	clusters_stop_all
 }
 
+teardown() {
+	kill_background
+}
+
 # log_number FILE FIELD: the value of "FIELD":N on the final "wrote" log line
 log_number() {
 	grep '"msg":"wrote' "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
@@ -165,10 +169,12 @@ PersonSSNAdded|300"
 	ci=$(cluster_conninfo pg conc)
 	"$LOADGEN" --seed 1 "${SMALL[@]}" --log-format json "$ci" 2>"$BATS_TEST_TMPDIR/a.log" 3>&- &
 	local a=$!
+	bg_track "$a"
 	"$LOADGEN" --seed 2 --pipeline 1 "${SMALL[@]}" --log-format json "$ci" 2>"$BATS_TEST_TMPDIR/b.log" 3>&- &
 	local b=$!
-	wait $a
-	wait $b
+	bg_track "$b"
+	wait "$a" || fail "the first loadgen exited $?: $(cat "$BATS_TEST_TMPDIR/a.log")"
+	wait "$b" || fail "the second loadgen exited $?: $(cat "$BATS_TEST_TMPDIR/b.log")"
 	assert_equal "$(events_count pg conc)" $((2 * SMALL_TOTAL))
 	assert_equal "$(psql_c pg conc "SELECT min(id), max(id)::int - min(id) + 1 FROM events")" \
 		"1|$((2 * SMALL_TOTAL))"
@@ -220,14 +226,18 @@ PersonSSNAdded|300"
 	db_create pg intr source
 	"$LOADGEN" --count-person 100000 --count-filler 1000000 --log-format json \
 		"$(cluster_conninfo pg intr)" 2>"$BATS_TEST_TMPDIR/i.log" 3>&- &
-	local pid=$! rc=0
-	sleep 1.5
-	kill -INT $pid
-	wait $pid || rc=$?
-	assert_equal "$rc" 0
+	local pid=$! n
+	bg_track "$pid"
+	# in the middle of its run: it has committed some transactions
+	wait_until 30 eval '(($(events_count pg intr) >= 1000))' ||
+		fail "slate-loadgen wrote nothing: $(cat "$BATS_TEST_TMPDIR/i.log")"
+	kill -INT "$pid"
+	wait_exit "$pid" 10 || fail "SIGINT did not stop slate-loadgen"
+	assert_equal "$STATUS" 0
 	grep -q "stopped by signal" "$BATS_TEST_TMPDIR/i.log"
-	local n
 	n=$(events_count pg intr)
+	# stopped, not finished: far fewer than the 1,350,050 planned
+	((n < 1350050)) || fail "slate-loadgen finished before SIGINT"
 	assert_equal "$(log_number "$BATS_TEST_TMPDIR/i.log" events)" "$n"
 	# the last operation is complete
 	run psql_c pg intr "SELECT (event #>> '{testingStats,dbOperationEventNum}') =

@@ -117,15 +117,17 @@ prefix_until_at_least() {
 # DB (at most 11,700 events)
 start_inserter() {
 	rm -f "$BATS_TEST_TMPDIR/stop.$1"
-	(
-		for ((i = 0; i < 260; i++)); do
-			[[ -e $BATS_TEST_TMPDIR/stop.$1 ]] && break
-			events_generator_sql 45 480
-			sleep 0.05
-		done | psql -X -q -v ON_ERROR_STOP=1 -d "$(src_of "$1")" >/dev/null
-	) 3>&- &
-	printf -v "INSERTER_$1" '%s' $!
-	bg_track $!
+	bg_start "INSERTER_$1" inserter "$1"
+}
+
+# inserter DB: start_inserter's process group
+inserter() {
+	local i
+	for ((i = 0; i < 260; i++)); do
+		[[ -e $BATS_TEST_TMPDIR/stop.$1 ]] && break
+		events_generator_sql 45 480
+		sleep 0.05
+	done | psql -X -q -v ON_ERROR_STOP=1 -d "$(src_of "$1")" >/dev/null
 }
 
 stop_inserter() {

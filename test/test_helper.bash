@@ -21,6 +21,11 @@
 #					N ends a source transaction
 #
 # Sessions and processes:
+#	slate_load_lock_key CLUSTER STREAM
+#					print the advisory lock key (a bigint)
+#					slate-load takes on a destination, as
+#					pg_locks shows it while a slate-load
+#					reads STREAM into a scratch database
 #	backend_pid CLUSTER DB APP	print the server pid of APP's session
 #					(application_name) on DB
 #	running PID			true while PID lives (a zombie does not)
@@ -120,6 +125,40 @@ assert_boundary_prefix() {
 backend_pid() {
 	psql_c "$1" postgres "SELECT pid FROM pg_stat_activity
 		WHERE datname = '$2' AND application_name = '$3' ORDER BY backend_start LIMIT 1"
+}
+
+# The key is learned from a running slate-load rather than copied from
+# src/load/main.c, so that the tests check what the program does.
+slate_load_lock_key() {
+	local cluster=$1 stream=$2 db=lock_key_probe fifo feeder load key='' i
+	fifo=$(mktemp -u "${BATS_FILE_TMPDIR:-/tmp}/lock-key.XXXXXX")
+	mkfifo "$fifo" || return 1
+	fresh_dest "$cluster" "$db" >/dev/null || return 1
+	# the stream's first 64 kB, then a pipe that stays open: slate-load
+	# takes its lock, writes, and waits for more
+	bg_start feeder bash -c '{ head -c 65536 "$1"; sleep 60; } >"$2"' _ "$stream" "$fifo"
+	slate-load --log-format=text "$(cluster_conninfo "$cluster" "$db")" <"$fifo" 2>/dev/null 3>&- &
+	load=$!
+	for ((i = 0; i < 200; i++)); do
+		key=$(psql_c "$cluster" postgres "SELECT (l.classid::bigint << 32) | l.objid::bigint
+			FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+			JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+				AND d.datname = '$db' AND a.application_name = 'slate-load'")
+		[[ -n $key ]] && break
+		running "$load" || break
+		sleep 0.05
+	done
+	kill -KILL "$load" 2>/dev/null
+	kill -KILL -- "-$feeder" 2>/dev/null
+	wait "$load" "$feeder" 2>/dev/null
+	rm -f "$fifo"
+	psql_c "$cluster" postgres "DROP DATABASE $db WITH (FORCE)" >/dev/null
+	if [[ -z $key ]]; then
+		echo "slate_load_lock_key: slate-load took no bigint advisory lock" >&2
+		return 1
+	fi
+	echo "$key"
 }
 
 running() {

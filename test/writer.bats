@@ -5,12 +5,6 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 
-# slate-load's advisory lock key, and its high and low 32 bits as pg_locks
-# shows them (classid, objid)
-LOCK_KEY=7236828674521412981
-LOCK_HI=1684955478
-LOCK_LO=1295365493
-
 setup_file() {
 	cluster_start pg
 	db_create pg src source
@@ -18,6 +12,15 @@ setup_file() {
 	SRC=$(cluster_conninfo pg src)
 	export SRC
 	slate-extract "$SRC" >"$BATS_FILE_TMPDIR/all.mp" 2>/dev/null
+	# slate-load's advisory lock key as a running slate-load takes it, and
+	# its high and low 32 bits as int4 values (what pg_advisory_lock(int4,
+	# int4) takes, and pg_locks shows as classid and objid)
+	LOCK_KEY=$(slate_load_lock_key pg "$BATS_FILE_TMPDIR/all.mp")
+	LOCK_HI=$(((LOCK_KEY >> 32) & 0xffffffff))
+	LOCK_LO=$((LOCK_KEY & 0xffffffff))
+	((LOCK_HI < 1 << 31)) || LOCK_HI=$((LOCK_HI - (1 << 32)))
+	((LOCK_LO < 1 << 31)) || LOCK_LO=$((LOCK_LO - (1 << 32)))
+	export LOCK_KEY LOCK_HI LOCK_LO
 }
 
 teardown_file() {
@@ -38,17 +41,35 @@ slow_feed() {
 	bg_track $!
 }
 
-@test "the lock query's arithmetic: classid/objid are the key's high and low 32 bits" {
-	( psql -X -q -d "$SRC" -c "SELECT pg_advisory_lock($LOCK_KEY)" -c "SELECT pg_sleep(3)" \
-		>/dev/null ) 3>&- &
-	bg_track $!
-	for _ in $(seq 50); do
-		row=$(psql_c pg postgres "SELECT classid, objid, objsubid,
-			(classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory'")
-		[[ -n $row ]] && break
-		sleep 0.1
-	done
-	assert_equal "$row" "$LOCK_HI|$LOCK_LO|1|$LOCK_KEY"
+# advisory_locks DB: "APPLICATION|OBJSUBID|GRANTED|KEY" for each advisory
+# lock on DB, KEY the bigint of classid and objid
+advisory_locks() {
+	psql_c pg postgres "SELECT a.application_name, l.objsubid, l.granted,
+			(l.classid::bigint << 32) | l.objid::bigint
+		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory'
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = '$1')"
+}
+
+@test "slate-load holds one bigint advisory lock on the destination while it writes, none after" {
+	dst=$(fresh_dest pg held)
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	slow_feed "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/in"
+	slate-load --max-events-per-write 200 "$dst" <"$BATS_TEST_TMPDIR/in" \
+		2>"$BATS_TEST_TMPDIR/load.log" 3>&- &
+	load=$!
+	bg_track "$load"
+	wait_until 10 eval '[ "$(events_count pg held)" -gt 0 ]' ||
+		fail "slate-load wrote nothing: $(cat "$BATS_TEST_TMPDIR/load.log")"
+	# one lock, slate-load's own, in its bigint form (objsubid 1), the same
+	# key as on the probe database: one key for every destination
+	assert_equal "$(advisory_locks held)" "slate-load|1|t|$LOCK_KEY"
+	[ "$(events_count pg held)" -lt 6000 ] || fail "slate-load finished before the check"
+	wait_exit "$load" 60 || fail "slate-load did not finish: $(cat "$BATS_TEST_TMPDIR/load.log")"
+	assert_equal "$STATUS" 0
+	assert_equal "$(events_md5 pg held)" "$(events_md5 pg src)"
+	# the session is gone and its lock with it
+	assert_equal "$(advisory_locks held)" ""
 }
 
 @test "a second slate-load is refused within --lock-wait, naming the holder; the first goes on" {
@@ -66,10 +87,12 @@ slow_feed() {
 	holder=$(backend_pid pg twice slate-load)
 	[[ $holder =~ ^[0-9]+$ ]]
 
-	start=$SECONDS
+	t0=$(now_us)
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	ms=$(elapsed_ms "$t0")
 	assert_failure 4
-	((SECONDS - start <= 4))
+	# --lock-wait 1, and the time to start and to look up the holder
+	((ms <= 4000)) || fail "refused only after $ms ms"
 	echo "$stderr"
 	[[ $stderr == *"already being written by pid $holder (slate-load as postgres from local, since "*"only one writer per destination"* ]]
 
