@@ -23,14 +23,13 @@ teardown_file() {
 	clusters_stop_all
 }
 
+teardown() {
+	kill_background
+}
+
 # log_number FILE FIELD: the value of "FIELD":N on the final "wrote" log line
 log_number() {
 	grep '"msg":"wrote' "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
-}
-
-# count DB
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
 }
 
 @test "--help, --version and bad options" {
@@ -71,7 +70,7 @@ count() {
 	assert_success
 	assert_line "events:               $SMALL_TOTAL"
 	assert_line --partial "person deletions:     20"
-	assert_equal "$(count dry)" 0
+	assert_equal "$(events_count pg dry)" 0
 	# one sample per kind, each already in the form event::text gives back
 	local samples=0 line
 	while IFS= read -r line; do
@@ -84,7 +83,7 @@ count() {
 
 @test "the table holds exactly the events the tool reports, in the planned mix" {
 	assert_equal "$(log_number "$BATS_FILE_TMPDIR/src.log" events)" "$SMALL_TOTAL"
-	assert_equal "$(count src)" "$SMALL_TOTAL"
+	assert_equal "$(events_count pg src)" "$SMALL_TOTAL"
 	run psql_c pg src "SELECT event->>'name', count(*) FROM events
 		WHERE event->>'entityName' = 'Person' GROUP BY 1 ORDER BY 1"
 	assert_output "PersonCreated|300
@@ -170,11 +169,13 @@ PersonSSNAdded|300"
 	ci=$(cluster_conninfo pg conc)
 	"$LOADGEN" --seed 1 "${SMALL[@]}" --log-format json "$ci" 2>"$BATS_TEST_TMPDIR/a.log" 3>&- &
 	local a=$!
+	bg_track "$a"
 	"$LOADGEN" --seed 2 --pipeline 1 "${SMALL[@]}" --log-format json "$ci" 2>"$BATS_TEST_TMPDIR/b.log" 3>&- &
 	local b=$!
-	wait $a
-	wait $b
-	assert_equal "$(count conc)" $((2 * SMALL_TOTAL))
+	bg_track "$b"
+	wait "$a" || fail "the first loadgen exited $?: $(cat "$BATS_TEST_TMPDIR/a.log")"
+	wait "$b" || fail "the second loadgen exited $?: $(cat "$BATS_TEST_TMPDIR/b.log")"
+	assert_equal "$(events_count pg conc)" $((2 * SMALL_TOTAL))
 	assert_equal "$(psql_c pg conc "SELECT min(id), max(id)::int - min(id) + 1 FROM events")" \
 		"1|$((2 * SMALL_TOTAL))"
 	assert_equal "$(psql_c pg conc "SELECT count(DISTINCT event #>> '{testingStats,programId}')
@@ -211,7 +212,7 @@ PersonSSNAdded|300"
 	db_create pg file destination
 	run slate-load "$(cluster_conninfo pg file)" <"$BATS_TEST_TMPDIR/s.mp"
 	assert_success
-	assert_equal "$(count file)" "$SMALL_TOTAL"
+	assert_equal "$(events_count pg file)" "$SMALL_TOTAL"
 	# transaction n at 2020-01-01 plus n microseconds
 	assert_equal "$(psql_c pg file "SELECT count(*) FROM events WHERE ts <> '2020-01-01 00:00:00+00'::timestamptz
 		+ (event #>> '{testingStats,dbOperationNum}')::int * interval '1 microsecond'")" 0
@@ -225,14 +226,18 @@ PersonSSNAdded|300"
 	db_create pg intr source
 	"$LOADGEN" --count-person 100000 --count-filler 1000000 --log-format json \
 		"$(cluster_conninfo pg intr)" 2>"$BATS_TEST_TMPDIR/i.log" 3>&- &
-	local pid=$! rc=0
-	sleep 1.5
-	kill -INT $pid
-	wait $pid || rc=$?
-	assert_equal "$rc" 0
+	local pid=$! n
+	bg_track "$pid"
+	# in the middle of its run: it has committed some transactions
+	wait_until 30 eval '(($(events_count pg intr) >= 1000))' ||
+		fail "slate-loadgen wrote nothing: $(cat "$BATS_TEST_TMPDIR/i.log")"
+	kill -INT "$pid"
+	wait_exit "$pid" 10 || fail "SIGINT did not stop slate-loadgen"
+	assert_equal "$STATUS" 0
 	grep -q "stopped by signal" "$BATS_TEST_TMPDIR/i.log"
-	local n
-	n=$(count intr)
+	n=$(events_count pg intr)
+	# stopped, not finished: far fewer than the 1,350,050 planned
+	((n < 1350050)) || fail "slate-loadgen finished before SIGINT"
 	assert_equal "$(log_number "$BATS_TEST_TMPDIR/i.log" events)" "$n"
 	# the last operation is complete
 	run psql_c pg intr "SELECT (event #>> '{testingStats,dbOperationEventNum}') =

@@ -12,6 +12,8 @@ setup_file() {
 	SRC=$(cluster_conninfo pg src)
 	export SRC
 	slate-extract "$SRC" >"$BATS_FILE_TMPDIR/all.mp" 2>/dev/null
+	LOCK_KEY=$(slate_load_lock_key pg "$BATS_FILE_TMPDIR/all.mp")
+	export LOCK_KEY
 	# nobody reaches src but the roles granted below, and through no schema
 	# but the one granted
 	psql_c pg src "REVOKE CONNECT ON DATABASE src FROM PUBLIC;
@@ -24,8 +26,11 @@ setup_file() {
 }
 
 teardown_file() {
-	[[ -n ${REPLICATOR:-} ]] && kill -TERM "$REPLICATOR" 2>/dev/null
 	clusters_stop_all
+}
+
+teardown() {
+	kill_background
 }
 
 # as ROLE DB: a conninfo for DB on cluster pg over the unix socket as ROLE
@@ -42,10 +47,6 @@ dest_for() {
 		GRANT CONNECT ON DATABASE $1 TO $2;
 		GRANT USAGE ON SCHEMA public TO $2;
 		${3:+GRANT $3 ON events TO $2}"
-}
-
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
 }
 
 # --- least privilege ------------------------------------------------------
@@ -81,14 +82,14 @@ count() {
 
 @test "the replicator runs live with the least-privilege roles" {
 	dest_for lp_live slate_dst "SELECT, INSERT"
-	"$SLATE_ROOT/pipeline.sh" --source "$(as slate_src src)" --destination "$(as slate_dst lp_live)" \
-		--poll-interval 1 --log-format=text 2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
-	REPLICATOR=$!
+	bg_start REPLICATOR "$SLATE_ROOT/pipeline.sh" --source "$(as slate_src src)" \
+		--destination "$(as slate_dst lp_live)" \
+		--poll-interval 1 --log-format=text 2>"$BATS_TEST_TMPDIR/replicator.log"
 	for _ in $(seq 100); do
-		[ "$(count lp_live)" = 600 ] && break
+		[ "$(events_count pg lp_live)" = 600 ] && break
 		sleep 0.1
 	done
-	assert_equal "$(count lp_live)" 600
+	assert_equal "$(events_count pg lp_live)" 600
 	# a second writer is refused, named, as the same least-privilege role
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$(as slate_dst lp_live)" \
 		<"$BATS_FILE_TMPDIR/all.mp"
@@ -104,7 +105,8 @@ count() {
 
 	# a holder of another role: its address and start are hidden from this one
 	( psql -X -q -d "$(as postgres lp_live) application_name=admin" \
-		-c "SELECT pg_advisory_lock(7236828674521412981)" -c "SELECT pg_sleep(3)" >/dev/null ) 3>&- &
+		-c "SELECT pg_advisory_lock($LOCK_KEY)" -c "SELECT pg_sleep(3)" >/dev/null ) 3>&- &
+	bg_track $!
 	for _ in $(seq 50); do
 		admin=$(psql_c pg postgres "SELECT pid FROM pg_stat_activity WHERE application_name = 'admin'")
 		[ -n "$admin" ] && break
@@ -132,7 +134,7 @@ count() {
 	assert_failure 2
 	[[ $stderr == *"permission denied for table events (SQLSTATE 42501)"* ]]
 	[[ $stderr == *"start-up check failed for the source"* ]]
-	assert_equal "$(count ns_pipe)" 0
+	assert_equal "$(events_count pg ns_pipe)" 0
 }
 
 @test "no INSERT on the destination's events: permission denied, SQLSTATE 42501, nothing written" {
@@ -148,7 +150,7 @@ count() {
 	assert_failure 1
 	[[ $stderr == *"permission denied for table events (SQLSTATE 42501)"* ]]
 	[[ $stderr == *"slate-load for destination 1 ("*") stopped with exit status 1"* ]]
-	assert_equal "$(count ni)" 0
+	assert_equal "$(events_count pg ni)" 0
 }
 
 @test "no SELECT on the destination's events: permission denied, SQLSTATE 42501, nothing written" {
@@ -163,7 +165,7 @@ count() {
 	assert_failure 2
 	[[ $stderr == *"permission denied for table events (SQLSTATE 42501)"* ]]
 	[[ $stderr == *"start-up check failed for destination 1"* ]]
-	assert_equal "$(count nsd)" 0
+	assert_equal "$(events_count pg nsd)" 0
 }
 
 @test "no CONNECT on a database: the connection is refused, exit 1" {
@@ -188,6 +190,10 @@ require_password() {
 		GRANT SELECT ON events TO slate_pwsrc;
 		SELECT pg_reload_conf()" >/dev/null
 	dest_for pwdst slate_pwdst "SELECT, INSERT"
+	# the reload is asynchronous: wait until a connection without a
+	# password is refused (the hba line is in effect)
+	wait_until 10 eval '! psql -X -At -d "host=127.0.0.1 port=$pg_PORT dbname=src user=slate_pwsrc" \
+		-c "SELECT 1" </dev/null >/dev/null 2>&1' || fail "pg_hba.conf's scram-sha-256 line is not in effect"
 }
 
 # write_config FILE SRC_PASSWORD DST_PASSWORD (JavaScript string bodies)
@@ -209,22 +215,23 @@ write_config() {
 	# scram-sha-256 is really required: no password, no connection
 	run psql -X -At -d "host=127.0.0.1 port=$pg_PORT dbname=src user=slate_pwsrc" -c "SELECT 1" </dev/null
 	assert_failure
+	assert_output --partial "no password supplied"
 	write_config "$BATS_TEST_TMPDIR/config.js" 'Src-s3cret-4711' 'Dst:s3cret\\4712'
 	mkdir "$BATS_TEST_TMPDIR/work"
-	TMPDIR=$BATS_TEST_TMPDIR/work "$SLATE_ROOT/pipeline.sh" -c "$BATS_TEST_TMPDIR/config.js" \
-		--poll-interval 1 --log-format=json 2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
-	REPLICATOR=$!
+	TMPDIR=$BATS_TEST_TMPDIR/work bg_start REPLICATOR "$SLATE_ROOT/pipeline.sh" \
+		-c "$BATS_TEST_TMPDIR/config.js" \
+		--poll-interval 1 --log-format=json 2>"$BATS_TEST_TMPDIR/replicator.log"
 	# watch every process's argv from the start-up checks until caught up
 	for _ in $(seq 200); do
 		ps -eo args >>"$BATS_TEST_TMPDIR/ps.txt"
-		[ "$(count pwdst)" = 600 ] && break
+		[ "$(events_count pg pwdst)" = 600 ] && break
 		sleep 0.05
 	done
-	assert_equal "$(count pwdst)" 600
+	assert_equal "$(events_count pg pwdst)" 600
 	insert_events pg src 30 >/dev/null
 	for _ in $(seq 100); do
 		ps -eo args >>"$BATS_TEST_TMPDIR/ps.txt"
-		[ "$(count pwdst)" = 630 ] && break
+		[ "$(events_count pg pwdst)" = 630 ] && break
 		sleep 0.05
 	done
 	kill -TERM "$REPLICATOR"
@@ -296,8 +303,9 @@ make_ca() {
 	{ echo "hostnossl all all 127.0.0.1/32 reject"; cat "$hba"; } >"$d/hba"
 	cat "$d/hba" >"$hba"
 	psql_c tls postgres "SELECT pg_reload_conf()" >/dev/null
-	sleep 0.5
-	assert_equal "$(psql_c tls postgres "SHOW ssl")" on
+	# the reload is asynchronous: a new session sees it once it is done
+	wait_until 10 eval '[[ $(psql_c tls postgres "SHOW ssl") == on ]]' ||
+		fail "ssl is not on after the reload: $(tail -n 5 "$tls_LOG")"
 	db_create tls src source
 	db_create tls dst destination
 	insert_events tls src 300

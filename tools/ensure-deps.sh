@@ -1,7 +1,9 @@
 #!/bin/sh
 # ensure-deps.sh: check that what building, testing or demonstrating slate needs is installed.
 #
-# Usage: tools/ensure-deps.sh [build|test|demo|ci]     (default: test; ci adds valgrind)
+# Usage: tools/ensure-deps.sh [build|test|demo|ci]
+#        (default: test; ci adds valgrind, and clang with libFuzzer for
+#        building the fuzz harnesses)
 #
 # Silent and quick when everything is there.  Otherwise, as root it runs
 # apt-get update and apt-get install -y for the missing Debian packages; as
@@ -50,6 +52,16 @@ have_file() {
 	return 1
 }
 
+# have_fuzzer_runtime: true if clang finds its libFuzzer library (it prints
+# the bare name when it does not).
+have_fuzzer_runtime() {
+	have_command clang || return 1
+	case $(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a") in
+	/*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 # msgpack_package: Debian 12 calls the C library's -dev package
 # libmsgpack-dev; later releases split it out as libmsgpack-c-dev.
 msgpack_package() {
@@ -80,13 +92,18 @@ check() {
 	have_command psql || need postgresql-client
 	have_command runuser && have_command setsid || need util-linux
 	have_command bats || need bats
-	for lib in bats-support bats-assert bats-file; do
+	for lib in bats-support bats-assert; do
 		[ -e "/usr/lib/bats/$lib/load.bash" ] || need "$lib"
 	done
 	# pgrep and ps for the process tests, openssl for the TLS test
 	have_command pgrep && have_command ps || need procps
 	have_command openssl || need openssl
-	[ "$purpose" = ci ] && { have_command valgrind || need valgrind; }
+	[ "$purpose" = ci ] || return 0
+	have_command valgrind || need valgrind
+	# the fuzz harnesses: clang, and its libFuzzer runtime, which clang
+	# only recommends (libclang-rt-dev holds it on Debian 12)
+	have_command clang || need clang
+	have_fuzzer_runtime || need libclang-rt-dev
 	return 0
 }
 
