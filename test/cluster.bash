@@ -274,12 +274,21 @@ db_create() {
 	fi
 }
 
-# events_md5 NAME DB: print an md5 over every event (id, ts to the
-# microsecond in UTC, event text) in id order; equal output means equal tables.
+# events_md5_sql [CONDITION]: SQL printing "COUNT MD5" of the events
+# matching CONDITION (default: all): the md5 over every such event (id, ts to
+# the microsecond in UTC, event text) in id order; equal output means equal
+# tables.  The one definition of the checksum the suites compare.
+events_md5_sql() {
+	echo "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
+		SELECT (SELECT count(*) || ' ' || md5(coalesce(string_agg(id || '|' || ts || '|' ||
+			event::text, E'\n' ORDER BY id), '')) FROM events WHERE ${1:-true})"
+}
+
+# events_md5 NAME DB: print events_md5_sql's md5 over every event of DB
 events_md5() {
-	psql_c "$1" "$2" "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
-		SELECT md5(coalesce(string_agg(id || '|' || ts || '|' || event::text,
-			E'\n' ORDER BY id), '')) FROM events"
+	local out
+	out=$(psql_c "$1" "$2" "$(events_md5_sql)") || return 1
+	echo "${out#* }"
 }
 
 # insert_events NAME DB N [SIZE]: insert N events through insert_events(),

@@ -14,42 +14,44 @@ setup_file() {
 }
 
 teardown_file() {
-	[[ -n ${REPLICATOR:-} ]] && kill -TERM "$REPLICATOR" 2>/dev/null
 	clusters_stop_all
 }
 
-maxid() {
-	psql_c "$1" "$2" "SELECT coalesce(max(id), 0) FROM events"
+teardown() {
+	kill_background
 }
 
 @test "loadgen x3 -> pipeline -> slate-diff --validate reports no problems" {
 	SRC=$(cluster_conninfo src app)
-	# a backlog first, then writers while the replicator runs
+	log=$BATS_TEST_TMPDIR/replicator.log
+	# a backlog first (3 events per person, 50 deletions by default, the
+	# fillers), then writers while the replicator runs
 	slate-loadgen --log-format=json --count-person 200 --count-filler 1000 "$SRC" 2>/dev/null
-	"$SLATE_ROOT/pipeline.sh" --source "$SRC" --destination "$(cluster_conninfo dst r1)" \
-		--destination "$(cluster_conninfo dst r2)" --poll-interval 1 --log-format=json \
-		2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
-	REPLICATOR=$!
+	bg_start REPLICATOR "$SLATE_ROOT/pipeline.sh" --source "$SRC" \
+		--destination "$(cluster_conninfo dst r1)" --destination "$(cluster_conninfo dst r2)" \
+		--poll-interval 1 --log-format=json 2>"$log"
+	local writers=() seed pid
 	for seed in 1 2 3; do
 		slate-loadgen --log-format=json --seed "$seed" --count-person 500 --count-filler 3000 \
-			--count-person-delete 20 "$SRC" 2>/dev/null 3>&- &
+			--count-person-delete 20 "$SRC" 2>"$BATS_TEST_TMPDIR/writer$seed.log" 3>&- &
+		writers+=($!)
+		bg_track $!
 	done
-	wait %2 %3 %4
-	target=$(maxid src app)
-	[ "$target" -gt 13000 ]
-	for _ in $(seq 300); do
-		[[ $(maxid dst r1) == "$target" && $(maxid dst r2) == "$target" ]] && break
-		sleep 0.1
+	# each writer must have written all it planned
+	seed=0
+	for pid in "${writers[@]}"; do
+		seed=$((seed + 1))
+		wait "$pid" || fail "writer $seed exited $?: $(cat "$BATS_TEST_TMPDIR/writer$seed.log")"
 	done
+	target=$((3 * 200 + 50 + 1000 + 3 * (3 * 500 + 20 + 3000)))
+	assert_equal "$(psql_c src app "SELECT count(*), max(id) FROM events")" "$target|$target"
+	wait_until 30 eval '[[ $(events_maxid dst r1) == "$target" && $(events_maxid dst r2) == "$target" ]]' ||
+		fail "the destinations did not catch up: $(tail -n 8 "$log")"
 	kill -TERM "$REPLICATOR"
-	rc=0
-	wait "$REPLICATOR" || rc=$?
-	REPLICATOR=
-	cat "$BATS_TEST_TMPDIR/replicator.log" | tail -n 8
-	assert_equal "$rc" 0
+	wait_exit "$REPLICATOR" 5 || fail "SIGTERM did not stop the replicator: $(tail -n 8 "$log")"
+	[[ $STATUS == 0 ]] || fail "the replicator exited $STATUS: $(tail -n 8 "$log")"
 
 	run slate-diff --validate --log-format=json "$SRC" "$(cluster_conninfo dst r1)"
-	echo "$output"
 	assert_success
 	assert_line --partial "validate A: ok"
 	assert_line --partial "validate B: ok"

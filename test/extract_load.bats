@@ -26,30 +26,8 @@ teardown_file() {
 	clusters_stop_all
 }
 
-# fresh_dest NAME: create an empty destination database, print its conninfo
-fresh_dest() {
-	db_create pg "$1" destination >/dev/null
-	cluster_conninfo pg "$1"
-}
-
-# count DB
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
-}
-
-# assert_boundary_prefix DB: DB holds the source's first N events exactly,
-# and N ends a source transaction (the next source event has another ts)
-assert_boundary_prefix() {
-	local n src_md5 dst_md5 next
-	n=$(count "$1")
-	dst_md5=$(events_md5 pg "$1")
-	src_md5=$(psql_c pg src "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
-		SELECT md5(coalesce(string_agg(id || '|' || ts || '|' || event::text,
-			E'\n' ORDER BY id), '')) FROM events WHERE id <= $n")
-	assert_equal "$dst_md5" "$src_md5"
-	next=$(psql_c pg src "SELECT count(*) FROM events a JOIN events b ON b.id = a.id + 1
-		WHERE a.id = $n AND a.ts = b.ts")
-	assert_equal "$next" 0
+teardown() {
+	kill_background
 }
 
 @test "--help, --version and bad options" {
@@ -75,36 +53,36 @@ assert_boundary_prefix() {
 }
 
 @test "round trip is byte-exact, awkward text and 37 kB events included" {
-	dst=$(fresh_dest rt)
+	dst=$(fresh_dest pg rt)
 	run slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_success
 	assert_equal "$(events_md5 pg rt)" "$(events_md5 pg src)"
-	assert_equal "$(count rt)" 3503
+	assert_equal "$(events_count pg rt)" 3503
 }
 
 @test "extract | load through a pipe equals the source" {
-	dst=$(fresh_dest piped)
+	dst=$(fresh_dest pg piped)
 	run bash -c 'set -o pipefail; slate-extract "$1" | slate-load --max-events-per-write 700 "$2"' _ "$SRC" "$dst"
 	assert_success
 	assert_equal "$(events_md5 pg piped)" "$(events_md5 pg src)"
 }
 
 @test "ranges compose: --until then --after" {
-	dst=$(fresh_dest ranges)
+	dst=$(fresh_dest pg ranges)
 	slate-extract "$SRC" --until 1000 >"$BATS_TEST_TMPDIR/a.mp"
 	slate-extract "$SRC" --after 1000 >"$BATS_TEST_TMPDIR/b.mp"
 	run slate-load "$dst" <"$BATS_TEST_TMPDIR/a.mp"
 	assert_success
 	# --until extends to the end of id 1000's transaction (15 per transaction)
-	assert_equal "$(count ranges)" 1005
-	assert_boundary_prefix ranges
+	assert_equal "$(events_count pg ranges)" 1005
+	assert_boundary_prefix pg src pg ranges
 	run slate-load "$dst" <"$BATS_TEST_TMPDIR/b.mp"
 	assert_success
 	assert_equal "$(events_md5 pg ranges)" "$(events_md5 pg src)"
 }
 
 @test "replaying a stream is harmless" {
-	dst=$(fresh_dest replay)
+	dst=$(fresh_dest pg replay)
 	slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	run slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_success
@@ -113,18 +91,18 @@ assert_boundary_prefix() {
 }
 
 @test "a cut stream keeps whole transactions and names the offset" {
-	dst=$(fresh_dest cut)
+	dst=$(fresh_dest pg cut)
 	size=$(stat -c %s "$BATS_FILE_TMPDIR/all.mp")
 	head -c $((size / 2)) "$BATS_FILE_TMPDIR/all.mp" >"$BATS_TEST_TMPDIR/cut.mp"
 	run --separate-stderr slate-load --log-format=text --max-events-per-write 100 "$dst" <"$BATS_TEST_TMPDIR/cut.mp"
 	assert_failure 3
 	[[ $stderr == *"byte offset"*"cut"*"last good id"* ]]
-	[ "$(count cut)" -gt 100 ]
-	assert_boundary_prefix cut
+	[ "$(events_count pg cut)" -gt 100 ]
+	assert_boundary_prefix pg src pg cut
 }
 
 @test "corrupt bytes are refused with the offset; whole transactions kept" {
-	dst=$(fresh_dest corrupt)
+	dst=$(fresh_dest pg corrupt)
 	cp "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/bad.mp"
 	# change one letter inside an event's text: still valid JSON, caught by the checksum
 	offset=$(grep -abo 'Name700' "$BATS_TEST_TMPDIR/bad.mp" | head -1 | cut -d: -f1)
@@ -132,36 +110,36 @@ assert_boundary_prefix() {
 	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/bad.mp"
 	assert_failure 3
 	[[ $stderr == *"byte offset"*"checksum mismatch"* ]]
-	[ "$(count corrupt)" -lt 700 ]
-	[ "$(count corrupt)" -gt 600 ]
-	assert_boundary_prefix corrupt
+	[ "$(events_count pg corrupt)" -lt 700 ]
+	[ "$(events_count pg corrupt)" -gt 600 ]
+	assert_boundary_prefix pg src pg corrupt
 	# a structural break too
 	cp "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/bad2.mp"
 	printf '\xc1' | dd of="$BATS_TEST_TMPDIR/bad2.mp" bs=1 seek=$((offset + 2000)) conv=notrunc status=none
-	dst2=$(fresh_dest corrupt2)
+	dst2=$(fresh_dest pg corrupt2)
 	run --separate-stderr slate-load --log-format=text "$dst2" <"$BATS_TEST_TMPDIR/bad2.mp"
 	assert_failure 3
 	[[ $stderr == *"byte offset"* ]]
-	assert_boundary_prefix corrupt2
+	assert_boundary_prefix pg src pg corrupt2
 }
 
 @test "garbage and empty input are refused" {
-	dst=$(fresh_dest garbage)
+	dst=$(fresh_dest pg garbage)
 	run --separate-stderr slate-load "$dst" </dev/null
 	assert_failure 3
 	run --separate-stderr slate-load --log-format=text "$dst" < <(printf 'hello world\n')
 	assert_failure 3
 	[[ $stderr == *"byte offset 0"* ]]
-	assert_equal "$(count garbage)" 0
+	assert_equal "$(events_count pg garbage)" 0
 }
 
 @test "a stream that does not reach the destination's position is a gap" {
-	dst=$(fresh_dest gap)
+	dst=$(fresh_dest pg gap)
 	slate-extract "$SRC" --after 100 >"$BATS_TEST_TMPDIR/late.mp"
 	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/late.mp"
 	assert_failure 4
 	[[ $stderr == *"gap"*"ids 1..100 are missing"* ]]
-	assert_equal "$(count gap)" 0
+	assert_equal "$(events_count pg gap)" 0
 }
 
 @test "a hole in the source ids stops the extract before it" {
@@ -171,13 +149,13 @@ assert_boundary_prefix() {
 	run --separate-stderr slate-extract --log-format=text "$(cluster_conninfo pg holey)"
 	assert_failure 4
 	[[ $stderr == *"hole in the source ids: id 32 follows id 30"* ]]
-	dst=$(fresh_dest afterhole)
+	dst=$(fresh_dest pg afterhole)
 	slate-extract "$(cluster_conninfo pg holey)" 2>/dev/null | slate-load "$dst" 2>/dev/null || true
-	assert_equal "$(count afterhole)" 30
+	assert_equal "$(events_count pg afterhole)" 30
 }
 
 @test "a destination ahead of the source is refused, untouched" {
-	dst=$(fresh_dest ahead)
+	dst=$(fresh_dest pg ahead)
 	slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	psql_c pg ahead "INSERT INTO events SELECT 3504, now(), '{}'"
 	before=$(events_md5 pg ahead)
@@ -188,7 +166,7 @@ assert_boundary_prefix() {
 }
 
 @test "a header from another source is refused before anything is written" {
-	dst=$(fresh_dest other)
+	dst=$(fresh_dest pg other)
 	psql_c pg other "INSERT INTO events VALUES (1, now(), '{\"another\": \"source\"}')"
 	before=$(events_md5 pg other)
 	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
@@ -197,46 +175,69 @@ assert_boundary_prefix() {
 	assert_equal "$(events_md5 pg other)" "$before"
 }
 
+# copying DB: slate-load's session on DB is in a COPY
+copying() {
+	[[ $(psql_c pg postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1'
+		AND application_name = 'slate-load' AND query LIKE 'COPY%'") != 0 ]]
+}
+
 @test "kill -9 of slate-load mid-run leaves a prefix; a rerun completes it" {
-	dst=$(fresh_dest killed)
+	dst=$(fresh_dest pg killed)
 	# a slow reader so the kill lands mid-stream: 64 kB every 20 ms
-	( while dd bs=64k count=1 status=none; do sleep 0.02; done <"$BATS_FILE_TMPDIR/all.mp" |
-		exec slate-load --max-events-per-write 200 "$dst" 2>/dev/null ) 3>&- &
-	pid=$!
-	for _ in $(seq 100); do
-		[ "$(count killed)" -ge 400 ] && break
-		sleep 0.05
-	done
-	pkill -9 -f "slate-load --max-events-per-write 200 $dst" || true
-	wait "$pid" || true
-	n=$(count killed)
+	bg_start feeder bash -c 'while dd bs=64k count=1 status=none; do sleep 0.02; done <"$1" |
+		slate-load --max-events-per-write 200 "$2"' _ "$BATS_FILE_TMPDIR/all.mp" "$dst" \
+		2>"$BATS_TEST_TMPDIR/err"
+	wait_until 10 eval '[ "$(events_count pg killed)" -ge 400 ]' ||
+		fail "slate-load did not write 400 events: $(cat "$BATS_TEST_TMPDIR/err")"
+	load=$(pgrep -g "$feeder" -x slate-load) || fail "slate-load is not running"
+	kill -KILL "$load"
+	wait_exit "$feeder" 5
+	# the pipeline's status is slate-load's: killed by signal 9
+	assert_equal "$STATUS" 137
+	n=$(events_count pg killed)
 	[ "$n" -ge 400 ]
 	[ "$n" -lt 3503 ]
-	assert_boundary_prefix killed
+	assert_boundary_prefix pg src pg killed
 	run slate-load "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_success
 	assert_equal "$(events_md5 pg killed)" "$(events_md5 pg src)"
 }
 
 @test "SIGTERM stops slate-load cleanly without committing a partial batch" {
-	dst=$(fresh_dest termed)
-	( { head -c 100000 "$BATS_FILE_TMPDIR/all.mp"; sleep 30; } |
-		exec slate-load --max-events-per-write 100000 "$dst" 2>"$BATS_TEST_TMPDIR/err" ) 3>&- &
-	pid=$!
-	for _ in $(seq 50); do
-		grep -q . "$BATS_TEST_TMPDIR/err" 2>/dev/null && break
-		psql_c pg postgres "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY events%'" | grep -q 1 && break
-		sleep 0.1
-	done
-	pkill -TERM -f "slate-load --max-events-per-write 100000 $dst"
-	wait "$pid"
-	assert_equal "$(count termed)" 0
+	dst=$(fresh_dest pg termed)
+	# about 190 events, then a stream that stays open: a batch of 100000
+	# events is never full, so the COPY is open when the signal comes
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	bg_start feeder bash -c '{ head -c 100000 "$1"; sleep 30; } >"$2"' \
+		_ "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/in"
+	slate-load --log-format=text --max-events-per-write 100000 "$dst" \
+		<"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	load=$!
+	bg_track "$load"
+	wait_until 10 copying termed ||
+		fail "slate-load never started a COPY: $(cat "$BATS_TEST_TMPDIR/err")"
+	kill -TERM "$load"
+	wait_exit "$load" 2 || fail "slate-load still runs 2 s after SIGTERM"
+	assert_equal "$STATUS" 0
+	# nothing of the open batch was committed, the COPY is gone with the session
+	assert_equal "$(events_count pg termed)" 0
+	run copying termed
+	assert_failure
+	# a clean stop: a log line saying so, no error, and the lock is free for
+	# the next loader, which loads everything
+	grep -q "stopped by signal" "$BATS_TEST_TMPDIR/err" ||
+		fail "no \"stopped by signal\" line: $(cat "$BATS_TEST_TMPDIR/err")"
+	run grep ERROR "$BATS_TEST_TMPDIR/err"
+	assert_failure
+	run slate-load --lock-wait 0 "$dst" <"$BATS_FILE_TMPDIR/all.mp"
+	assert_success
+	assert_equal "$(events_md5 pg termed)" "$(events_md5 pg src)"
 }
 
 @test "--follow extracts again after each wake and ends at EOF" {
 	db_create pg fsrc source
 	insert_events pg fsrc 30
-	dst=$(fresh_dest fdst)
+	dst=$(fresh_dest pg fdst)
 	wake=$'\x81\xa4type\xa4wake'
 	{
 		printf '%s' "$wake"
@@ -246,11 +247,11 @@ assert_boundary_prefix() {
 		sleep 0.5
 	} | slate-extract --follow "$(cluster_conninfo pg fsrc)" | slate-load "$dst"
 	assert_equal "$(events_md5 pg fdst)" "$(events_md5 pg fsrc)"
-	assert_equal "$(count fdst)" 75
+	assert_equal "$(events_count pg fdst)" 75
 }
 
 @test "no password in logs or errors" {
-	dst="$(fresh_dest pw) password=s3cr3tpw"
+	dst="$(fresh_dest pg pw) password=s3cr3tpw"
 	run --separate-stderr slate-load --log-format=json "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_success
 	[[ $stderr != *s3cr3tpw* ]]

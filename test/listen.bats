@@ -35,16 +35,14 @@ teardown() {
 	if [[ -n $STOPPED_PID ]]; then
 		kill -CONT "$STOPPED_PID" 2>/dev/null || true
 	fi
-	if [[ -n $LISTEN_PID ]] && kill -0 "$LISTEN_PID" 2>/dev/null; then
-		kill -KILL "$LISTEN_PID" 2>/dev/null || true
-		wait "$LISTEN_PID" 2>/dev/null || true
-	fi
+	kill_background
 }
 
 # start_listen ARGS...: run slate-listen in the background, stdout to $OUT, stderr to $ERR
 start_listen() {
 	slate-listen --log-format=text "$@" >"$OUT" 2>"$ERR" 3>&- &
 	LISTEN_PID=$!
+	bg_track "$LISTEN_PID"
 }
 
 # wakes FILE: print how many wake messages FILE holds; fail if it holds anything else
@@ -76,24 +74,10 @@ wait_for_wakes() {
 	return 1
 }
 
-# wait_exit PID SECONDS: wait for PID to end and set EXIT_STATUS (fail if it does not end)
-wait_exit() {
-	local pid=$1 tries=$(($2 * 20))
-	while kill -0 "$pid" 2>/dev/null; do
-		if ((tries-- <= 0)); then
-			echo "process $pid still running; stderr:" >&2
-			cat "$ERR" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-	EXIT_STATUS=0
-	wait "$pid" || EXIT_STATUS=$?
-}
-
-# backend_pid: the pid of this test's listener backend
-backend_pid() {
-	psql_c src app "SELECT pid FROM pg_stat_activity WHERE application_name = '$APP'"
+# stopped_within SECONDS: slate-listen ($LISTEN_PID) exits within SECONDS;
+# sets STATUS; shows its log when it does not
+stopped_within() {
+	wait_exit "$LISTEN_PID" "$1" || { cat "$ERR" >&2; return 1; }
 }
 
 @test "--help and --version exit 0 and print to stdout" {
@@ -197,8 +181,8 @@ backend_pid() {
 	insert_events src app 1
 	wait_for_wakes 2
 	kill -TERM "$LISTEN_PID"
-	wait_exit "$LISTEN_PID" 5
-	assert_equal "$EXIT_STATUS" 0
+	stopped_within 5
+	assert_equal "$STATUS" 0
 
 	PGHOST=$src_HOST PGPORT=$src_PORT PGUSER=postgres start_listen --poll-interval=3600 app
 	wait_for_wakes 1
@@ -210,15 +194,15 @@ backend_pid() {
 	start_listen "$CONNINFO"
 	wait_for_wakes 1
 	kill -TERM "$LISTEN_PID"
-	wait_exit "$LISTEN_PID" 2
-	assert_equal "$EXIT_STATUS" 0
+	stopped_within 2
+	assert_equal "$STATUS" 0
 	grep -q "stopped by signal" "$ERR"
 
 	start_listen "$CONNINFO"
 	wait_for_wakes 1
 	kill -INT "$LISTEN_PID"
-	wait_exit "$LISTEN_PID" 2
-	assert_equal "$EXIT_STATUS" 0
+	stopped_within 2
+	assert_equal "$STATUS" 0
 }
 
 @test "a reader that goes away ends it quietly with status 0" {
@@ -233,8 +217,8 @@ backend_pid() {
 	start_listen --poll-interval=3600 "$CONNINFO"
 	wait_for_wakes 1
 	psql_c src app "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$APP'"
-	wait_exit "$LISTEN_PID" 5
-	assert_equal "$EXIT_STATUS" 1
+	stopped_within 5
+	assert_equal "$STATUS" 1
 	assert_equal "$(grep -c ERROR "$ERR")" 1
 	grep -q "ERROR slate-listen: lost the connection to source.*terminating connection due to administrator command (SQLSTATE 57P01)" "$ERR"
 }
@@ -268,15 +252,15 @@ backend_pid() {
 	as_server_user "$bindir/pg_ctl" -D "$src_DIR/data" -m fast -w stop >/dev/null
 	sleep 0.5
 	kill -TERM "$LISTEN_PID"
-	wait_exit "$LISTEN_PID" 2
-	assert_equal "$EXIT_STATUS" 0
+	stopped_within 2
+	assert_equal "$STATUS" 0
 	as_server_user "$bindir/pg_ctl" -D "$src_DIR/data" -l "$src_LOG" -w start >/dev/null
 }
 
 @test "a server that stops answering counts as a lost connection" {
 	start_listen --poll-interval=0.2 --reconnect "$CONNINFO"
 	wait_for_wakes 1
-	STOPPED_PID=$(backend_pid)
+	STOPPED_PID=$(backend_pid src app "$APP")
 	[[ -n $STOPPED_PID ]]
 	kill -STOP "$STOPPED_PID"
 	# the check sent after the next quiet interval goes unanswered for 10 s

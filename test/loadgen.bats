@@ -28,11 +28,6 @@ log_number() {
 	grep '"msg":"wrote' "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
 }
 
-# count DB
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
-}
-
 @test "--help, --version and bad options" {
 	run "$LOADGEN" --help
 	assert_success
@@ -71,7 +66,7 @@ count() {
 	assert_success
 	assert_line "events:               $SMALL_TOTAL"
 	assert_line --partial "person deletions:     20"
-	assert_equal "$(count dry)" 0
+	assert_equal "$(events_count pg dry)" 0
 	# one sample per kind, each already in the form event::text gives back
 	local samples=0 line
 	while IFS= read -r line; do
@@ -84,7 +79,7 @@ count() {
 
 @test "the table holds exactly the events the tool reports, in the planned mix" {
 	assert_equal "$(log_number "$BATS_FILE_TMPDIR/src.log" events)" "$SMALL_TOTAL"
-	assert_equal "$(count src)" "$SMALL_TOTAL"
+	assert_equal "$(events_count pg src)" "$SMALL_TOTAL"
 	run psql_c pg src "SELECT event->>'name', count(*) FROM events
 		WHERE event->>'entityName' = 'Person' GROUP BY 1 ORDER BY 1"
 	assert_output "PersonCreated|300
@@ -174,7 +169,7 @@ PersonSSNAdded|300"
 	local b=$!
 	wait $a
 	wait $b
-	assert_equal "$(count conc)" $((2 * SMALL_TOTAL))
+	assert_equal "$(events_count pg conc)" $((2 * SMALL_TOTAL))
 	assert_equal "$(psql_c pg conc "SELECT min(id), max(id)::int - min(id) + 1 FROM events")" \
 		"1|$((2 * SMALL_TOTAL))"
 	assert_equal "$(psql_c pg conc "SELECT count(DISTINCT event #>> '{testingStats,programId}')
@@ -211,7 +206,7 @@ PersonSSNAdded|300"
 	db_create pg file destination
 	run slate-load "$(cluster_conninfo pg file)" <"$BATS_TEST_TMPDIR/s.mp"
 	assert_success
-	assert_equal "$(count file)" "$SMALL_TOTAL"
+	assert_equal "$(events_count pg file)" "$SMALL_TOTAL"
 	# transaction n at 2020-01-01 plus n microseconds
 	assert_equal "$(psql_c pg file "SELECT count(*) FROM events WHERE ts <> '2020-01-01 00:00:00+00'::timestamptz
 		+ (event #>> '{testingStats,dbOperationNum}')::int * interval '1 microsecond'")" 0
@@ -232,7 +227,7 @@ PersonSSNAdded|300"
 	assert_equal "$rc" 0
 	grep -q "stopped by signal" "$BATS_TEST_TMPDIR/i.log"
 	local n
-	n=$(count intr)
+	n=$(events_count pg intr)
 	assert_equal "$(log_number "$BATS_TEST_TMPDIR/i.log" events)" "$n"
 	# the last operation is complete
 	run psql_c pg intr "SELECT (event #>> '{testingStats,dbOperationEventNum}') =

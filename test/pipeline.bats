@@ -17,8 +17,6 @@ teardown_file() {
 
 setup() {
 	PATH=$SLATE_ROOT/test/bin:$PATH
-	BG=$BATS_TEST_TMPDIR/background
-	: >"$BG"
 }
 
 # every pipeline is the leader of its own process group: kill the groups,
@@ -49,44 +47,9 @@ pipeline() { "$SLATE_ROOT/pipeline.sh" "$@"; }
 src_of() { cluster_conninfo src "$1"; }
 dst_of() { cluster_conninfo dst "$1"; }
 
-# maxid CLUSTER DB
-maxid() {
-	psql_c "$1" "$2" "SELECT coalesce(max(id), 0) FROM events"
-}
-
-# md5_sql [CONDITION]: SQL printing "COUNT MD5" of the events matching
-# CONDITION (all by default); the md5 is events_md5's, over id|ts|event
-md5_sql() {
-	echo "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
-		SELECT (SELECT count(*) || ' ' || md5(coalesce(string_agg(id || '|' || ts || '|' ||
-			event::text, E'\n' ORDER BY id), '')) FROM events WHERE ${1:-true})"
-}
-
-# count_md5 CLUSTER DB: print the number of events and their md5
-count_md5() {
-	psql_c "$1" "$2" "$(md5_sql)"
-}
-
-# assert_boundary_prefix SRCDB DSTDB: in one snapshot of DSTDB, it holds the
-# source's first N events exactly, and N ends a source transaction (the
-# source's event N+1, if any, has another ts than event N)
-assert_boundary_prefix() {
-	local n dst_md5 src_md5 same
-	read -r n dst_md5 < <(count_md5 dst "$2")
-	read -r _ src_md5 same < <(psql_c src "$1" "$(md5_sql "id <= $n") || ' ' ||
-		(SELECT count(*) FROM events a JOIN events b ON b.id = a.id + 1
-			WHERE a.id = $n AND a.ts = b.ts)")
-	if [[ $dst_md5 != "$src_md5" ]]; then
-		fail "$2 is not a prefix of $1: its $n events differ from the source's first $n"
-	fi
-	if [[ $same != 0 ]]; then
-		fail "$2 ends at id $n, inside a source transaction"
-	fi
-}
-
 # assert_same SRCDB DSTDB: the destination's events equal the source's
 assert_same() {
-	assert_equal "$(count_md5 dst "$2")" "$(count_md5 src "$1")"
+	assert_equal "$(psql_c dst "$2" "$(events_md5_sql)")" "$(psql_c src "$1" "$(events_md5_sql)")"
 }
 
 # wait_caught_up SRCDB DSTDB... : wait (at most 30 s) until every destination
@@ -94,17 +57,17 @@ assert_same() {
 wait_caught_up() {
 	local srcdb=$1 target db i ok
 	shift
-	target=$(maxid src "$srcdb")
+	target=$(events_maxid src "$srcdb")
 	for ((i = 0; i < 300; i++)); do
 		ok=1
 		for db in "$@"; do
-			[[ $(maxid dst "$db") == "$target" ]] || { ok=0; break; }
+			[[ $(events_maxid dst "$db") == "$target" ]] || { ok=0; break; }
 		done
 		((ok)) && break
 		sleep 0.1
 	done
 	for db in "$@"; do
-		assert_equal "$(maxid dst "$db")" "$target"
+		assert_equal "$(events_maxid dst "$db")" "$target"
 		assert_same "$srcdb" "$db"
 	done
 }
@@ -116,12 +79,8 @@ wait_caught_up() {
 start_pipeline() {
 	local name=$1
 	shift
-	set -m
-	"$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
-		>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log" 3>&- &
-	PID=$!
-	set +m
-	echo "group $PID" >>"$BG"
+	bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
+		>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log"
 }
 
 # stage_pid PGID NAME: the pid of stage NAME in pipeline group PGID (one
@@ -135,19 +94,9 @@ stage_pid() {
 	return 1
 }
 
-# wait_for CMD...: retry CMD every 0.1 s for up to 15 s
-wait_for() {
-	local i
-	for ((i = 0; i < 150; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # at_least CLUSTER DB N: the events table holds N events or more
 at_least() {
-	(($(maxid "$1" "$2") >= $3))
+	(($(events_maxid "$1" "$2") >= $3))
 }
 
 # prefix_until_at_least DB N: while events arrive, check every 0.1 s that
@@ -156,7 +105,7 @@ at_least() {
 prefix_until_at_least() {
 	local i
 	for ((i = 0; i < 150; i++)); do
-		assert_boundary_prefix "$1" "$1"
+		assert_boundary_prefix src "$1" dst "$1"
 		at_least dst "$1" "$2" && return 0
 		sleep 0.1
 	done
@@ -176,7 +125,7 @@ start_inserter() {
 		done | psql -X -q -v ON_ERROR_STOP=1 -d "$(src_of "$1")" >/dev/null
 	) 3>&- &
 	printf -v "INSERTER_$1" '%s' $!
-	echo "pid $!" >>"$BG"
+	bg_track $!
 }
 
 stop_inserter() {
@@ -250,7 +199,7 @@ write_config_js() {
 		[[ $stderr == *"holds a password"* ]] || fail "no message for: $args: $stderr"
 		[[ $stderr != *S3cretPw* ]] || fail "the password is in the message: $stderr"
 	done
-	assert_equal "$(maxid dst pwdst)" 0
+	assert_equal "$(events_maxid dst pwdst)" 0
 }
 
 @test "the prefix check itself catches a cut inside a transaction and a changed event" {
@@ -258,11 +207,11 @@ write_config_js() {
 	new_dest self
 	psql -X -q -d "$(src_of self)" -c "COPY (SELECT * FROM events WHERE id <= 7) TO STDOUT" |
 		psql -X -q -d "$(dst_of self)" -c "COPY events FROM STDIN"
-	run assert_boundary_prefix self self
+	run assert_boundary_prefix src self dst self
 	assert_failure
 	assert_output --partial "inside a source transaction"
 	psql_c dst self "DELETE FROM events WHERE id > 1; UPDATE events SET event = '{}'"
-	run assert_boundary_prefix self self
+	run assert_boundary_prefix src self dst self
 	assert_failure
 	assert_output --partial "not a prefix"
 }
@@ -278,20 +227,20 @@ write_config_js() {
 	slate-loadgen --log-format=json --count-person 800 --count-filler 3000 "$(src_of live)" \
 		2>"$BATS_TEST_TMPDIR/w1.log" 3>&- &
 	local w1=$!
-	echo "pid $w1" >>"$BG"
+	bg_track "$w1"
 	slate-loadgen --log-format=json --count-person 800 --count-filler 3000 "$(src_of live)" \
 		2>"$BATS_TEST_TMPDIR/w2.log" 3>&- &
 	local w2=$!
-	echo "pid $w2" >>"$BG"
+	bg_track "$w2"
 	# while they write, each destination is always a prefix on a boundary
 	while running "$w1" || running "$w2"; do
-		assert_boundary_prefix live live1
-		assert_boundary_prefix live live2
+		assert_boundary_prefix src live dst live1
+		assert_boundary_prefix src live dst live2
 		sleep 0.2
 	done
 	wait "$w1"
 	wait "$w2"
-	assert_equal "$(maxid src live)" $((300 + 2 * (2400 + 3000 + 50)))
+	assert_equal "$(events_maxid src live)" $((300 + 2 * (2400 + 3000 + 50)))
 	wait_caught_up live live1 live2
 	assert running "$PID"
 	kill -TERM "$PID"
@@ -306,11 +255,11 @@ write_config_js() {
 	new_dest prefix
 	slate-extract --until 4000 "$(src_of backlog)" 2>/dev/null | slate-load "$(dst_of prefix)" 2>/dev/null
 	assert at_least dst prefix 4000
-	assert_boundary_prefix backlog prefix
+	assert_boundary_prefix src backlog dst prefix
 	start_pipeline p --source "$(src_of backlog)" --destination "$(dst_of empty)" \
 		--destination "$(dst_of prefix)"
 	wait_caught_up backlog empty prefix
-	assert_equal "$(maxid dst empty)" $((3 * 1000 + 9000 + 50))
+	assert_equal "$(events_maxid dst empty)" $((3 * 1000 + 9000 + 50))
 	kill -TERM "$PID"
 	wait_exit "$PID" 5
 	assert_equal "$STATUS" 0
@@ -385,7 +334,7 @@ write_config_js() {
 	assert_equal "$output" ""
 	run --separate-stderr pipeline -c "$BATS_TEST_TMPDIR/missing.js" --log-format=text
 	assert_failure 2
-	assert_equal "$(maxid dst cfgbaddst)" 0
+	assert_equal "$(events_maxid dst cfgbaddst)" 0
 }
 
 # --- dry run -------------------------------------------------------------
@@ -405,14 +354,14 @@ write_config_js() {
 	assert_line --partial "nothing copied"
 	[[ $output != *S3cretPw* && $stderr != *S3cretPw* ]] || fail "a password was shown"
 	[[ $output != *D3stPw* && $stderr != *D3stPw* ]] || fail "a password was shown"
-	assert_equal "$(maxid dst dry1)" 0
-	assert_equal "$(maxid dst dry2)" 0
+	assert_equal "$(events_maxid dst dry1)" 0
+	assert_equal "$(events_maxid dst dry2)" 0
 
 	run --separate-stderr pipeline --source "$(src_of dry)" \
 		--destination "$(dst_of dry1)" --dry-run --poll-interval 2 --log-format=json
 	assert_success
 	assert_line "poll interval: 2s"
-	assert_equal "$(maxid dst dry1)" 0
+	assert_equal "$(events_maxid dst dry1)" 0
 }
 
 # --- start-up refusals ---------------------------------------------------
@@ -425,13 +374,13 @@ write_config_js() {
 	# another first event: refused, untouched, and the good destination too
 	new_dest chkother
 	psql_c dst chkother "INSERT INTO events VALUES (1, now(), '{\"another\": \"source\"}')"
-	before=$(count_md5 dst chkother)
+	before=$(events_md5 dst chkother)
 	run --separate-stderr pipeline --source "$(src_of chk)" \
 		--destination "$(dst_of chkok)" --destination "$(dst_of chkother)" --log-format=text
 	assert_failure 2
 	[[ $stderr == *"start-up check failed for destination 2"* ]] || fail "$stderr"
-	assert_equal "$(count_md5 dst chkother)" "$before"
-	assert_equal "$(maxid dst chkok)" 0
+	assert_equal "$(events_md5 dst chkother)" "$before"
+	assert_equal "$(events_maxid dst chkok)" 0
 
 	# a destination that is itself a source (notify trigger, id table)
 	db_create dst chksrc source >/dev/null
@@ -439,18 +388,18 @@ write_config_js() {
 		--destination "$(dst_of chksrc)" --log-format=text
 	assert_failure 2
 	[[ $stderr == *"start-up check failed for destination 1"* ]] || fail "$stderr"
-	assert_equal "$(maxid dst chksrc)" 0
+	assert_equal "$(events_maxid dst chksrc)" 0
 
 	# a destination ahead of the source
 	new_dest chkahead
 	slate-extract "$(src_of chk)" 2>/dev/null | slate-load "$(dst_of chkahead)" 2>/dev/null
 	psql_c dst chkahead "INSERT INTO events SELECT 91, now(), '{}'"
-	before=$(count_md5 dst chkahead)
+	before=$(events_md5 dst chkahead)
 	run --separate-stderr pipeline --source "$(src_of chk)" \
 		--destination "$(dst_of chkahead)" --log-format=text
 	assert_failure 2
 	[[ $stderr == *"ahead"* ]] || fail "$stderr"
-	assert_equal "$(count_md5 dst chkahead)" "$before"
+	assert_equal "$(events_md5 dst chkahead)" "$before"
 
 	# a source that fails its own check: its failure is the one reported,
 	# though the destinations' checks ran at the same time (and chkother's
@@ -462,7 +411,7 @@ write_config_js() {
 	[[ $stderr == *"start-up check failed for the source"* ]] || fail "$stderr"
 	[[ $stderr != *"for destination"* && $stderr != *"ERROR slate-load"* ]] ||
 		fail "a destination's check was reported too: $stderr"
-	assert_equal "$(maxid dst chkok)" 0
+	assert_equal "$(events_maxid dst chkok)" 0
 
 	# the same destination twice, or the source as destination
 	run pipeline --source "$(src_of chk)" \
@@ -470,7 +419,7 @@ write_config_js() {
 	assert_failure 2
 	run pipeline --source "$(src_of chk)" --destination "$(src_of chk)"
 	assert_failure 2
-	assert_equal "$(maxid dst chkok)" 0
+	assert_equal "$(events_maxid dst chkok)" 0
 }
 
 # --- killed stages -------------------------------------------------------
@@ -492,12 +441,12 @@ kill_stage_test() {
 		"$BATS_TEST_TMPDIR/p.log" || fail "no line naming $stage: $(cat "$BATS_TEST_TMPDIR/p.log")"
 	[[ -z $(pgrep -g "$PID") ]] || fail "stages left: $(pgrep -a -g "$PID")"
 	# the source keeps growing; the stopped destination stays a boundary prefix
-	assert_boundary_prefix "$db" "$db"
-	assert wait_for at_least src "$db" $(($(maxid dst "$db") + 100))
-	assert_boundary_prefix "$db" "$db"
+	assert_boundary_prefix src "$db" dst "$db"
+	assert wait_until 15 at_least src "$db" $(($(events_maxid dst "$db") + 100))
+	assert_boundary_prefix src "$db" dst "$db"
 	start_pipeline p2 --source "$(src_of "$db")" --destination "$(dst_of "$db")" --poll-interval 1
 	sleep 0.5
-	assert_boundary_prefix "$db" "$db"
+	assert_boundary_prefix src "$db" dst "$db"
 	stop_inserter "$db"
 	wait_caught_up "$db" "$db"
 	kill -TERM "$PID"
@@ -527,8 +476,8 @@ kill_stage_test() {
 	for stage in slate-load slate-extract; do
 		old=$(stage_pid "$PID" "$stage")
 		kill -KILL "$old"
-		assert wait_for grep -q "restarting in" "$BATS_TEST_TMPDIR/p.log"
-		assert_boundary_prefix rst rst
+		assert wait_until 15 grep -q "restarting in" "$BATS_TEST_TMPDIR/p.log"
+		assert_boundary_prefix src rst dst rst
 		for _ in $(seq 100); do
 			new=$(pgrep -g "$PID" -x "$stage") && [[ $new != "$old" ]] && break
 			sleep 0.1
@@ -537,7 +486,7 @@ kill_stage_test() {
 		assert running "$PID"
 		# it moves again
 		local m
-		prefix_until_at_least rst $(($(maxid dst rst) + 100))
+		prefix_until_at_least rst $(($(events_maxid dst rst) + 100))
 		: >"$BATS_TEST_TMPDIR/p.log"
 	done
 	stop_inserter rst
@@ -556,7 +505,7 @@ kill_stage_test() {
 	# a 30 s poll: only a notification or the reconnect's wake can deliver in time
 	start_pipeline p --source "$(src_of lsn)" --destination "$(dst_of lsn)" --poll-interval 30
 	wait_caught_up lsn lsn
-	assert wait_for psql_c src postgres "SELECT 1/count(*) FROM pg_stat_activity
+	assert wait_until 15 psql_c src postgres "SELECT 1/count(*) FROM pg_stat_activity
 		WHERE application_name = 'slate-listen' AND query LIKE 'LISTEN%'"
 	run psql_c src postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE application_name = 'slate-listen'"
@@ -567,7 +516,7 @@ kill_stage_test() {
 	wait_caught_up lsn lsn
 	((SECONDS < 10))
 	# and notifications work again on the new connection
-	assert wait_for psql_c src postgres "SELECT 1/count(*) FROM pg_stat_activity
+	assert wait_until 15 psql_c src postgres "SELECT 1/count(*) FROM pg_stat_activity
 		WHERE application_name = 'slate-listen' AND query LIKE 'LISTEN%'"
 	insert_events src lsn 30 >/dev/null
 	SECONDS=0
@@ -613,14 +562,14 @@ kill_stage_test() {
 	start_pipeline p --source "$(src_of sigint)" --destination "$(dst_of sigint)" --poll-interval 1
 	wait_caught_up sigint sigint
 	start_inserter sigint
-	assert wait_for at_least dst sigint 400
+	assert wait_until 15 at_least dst sigint 400
 	assert_equal "$(pgrep -g "$PID" -c -x 'slate-(listen|extract|load)')" 3
 	kill -INT -- "-$PID"
 	wait_exit "$PID" 3
 	assert_equal "$STATUS" 0
 	[[ -z $(pgrep -g "$PID") ]] || fail "left running: $(pgrep -a -g "$PID")"
 	stop_inserter sigint
-	assert_boundary_prefix sigint sigint
+	assert_boundary_prefix src sigint dst sigint
 	grep -q "stopped" "$BATS_TEST_TMPDIR/p.log"
 }
 

@@ -11,6 +11,10 @@ teardown_file() {
 	clusters_stop_all
 }
 
+teardown() {
+	kill_background
+}
+
 # Each test gets its own database, named after the test's number.
 setup() {
 	DB=t$BATS_TEST_NUMBER
@@ -157,6 +161,7 @@ insert_sql() {
 	db_create pg "$DB" source
 	insert_events pg "$DB" 1500 3>&- &
 	local first=$!
+	bg_track "$first"
 	insert_events pg "$DB" 1500
 	wait "$first"
 	run psql_c pg "$DB" "SELECT count(*), min(id), max(id), (SELECT id FROM id)

@@ -24,8 +24,11 @@ setup_file() {
 }
 
 teardown_file() {
-	[[ -n ${REPLICATOR:-} ]] && kill -TERM "$REPLICATOR" 2>/dev/null
 	clusters_stop_all
+}
+
+teardown() {
+	kill_background
 }
 
 # as ROLE DB: a conninfo for DB on cluster pg over the unix socket as ROLE
@@ -42,10 +45,6 @@ dest_for() {
 		GRANT CONNECT ON DATABASE $1 TO $2;
 		GRANT USAGE ON SCHEMA public TO $2;
 		${3:+GRANT $3 ON events TO $2}"
-}
-
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
 }
 
 # --- least privilege ------------------------------------------------------
@@ -84,11 +83,12 @@ count() {
 	"$SLATE_ROOT/pipeline.sh" --source "$(as slate_src src)" --destination "$(as slate_dst lp_live)" \
 		--poll-interval 1 --log-format=text 2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
 	REPLICATOR=$!
+	bg_track "$REPLICATOR"
 	for _ in $(seq 100); do
-		[ "$(count lp_live)" = 600 ] && break
+		[ "$(events_count pg lp_live)" = 600 ] && break
 		sleep 0.1
 	done
-	assert_equal "$(count lp_live)" 600
+	assert_equal "$(events_count pg lp_live)" 600
 	# a second writer is refused, named, as the same least-privilege role
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$(as slate_dst lp_live)" \
 		<"$BATS_FILE_TMPDIR/all.mp"
@@ -105,6 +105,7 @@ count() {
 	# a holder of another role: its address and start are hidden from this one
 	( psql -X -q -d "$(as postgres lp_live) application_name=admin" \
 		-c "SELECT pg_advisory_lock(7236828674521412981)" -c "SELECT pg_sleep(3)" >/dev/null ) 3>&- &
+	bg_track $!
 	for _ in $(seq 50); do
 		admin=$(psql_c pg postgres "SELECT pid FROM pg_stat_activity WHERE application_name = 'admin'")
 		[ -n "$admin" ] && break
@@ -132,7 +133,7 @@ count() {
 	assert_failure 2
 	[[ $stderr == *"permission denied for table events (SQLSTATE 42501)"* ]]
 	[[ $stderr == *"start-up check failed for the source"* ]]
-	assert_equal "$(count ns_pipe)" 0
+	assert_equal "$(events_count pg ns_pipe)" 0
 }
 
 @test "no INSERT on the destination's events: permission denied, SQLSTATE 42501, nothing written" {
@@ -148,7 +149,7 @@ count() {
 	assert_failure 1
 	[[ $stderr == *"permission denied for table events (SQLSTATE 42501)"* ]]
 	[[ $stderr == *"slate-load for destination 1 ("*") stopped with exit status 1"* ]]
-	assert_equal "$(count ni)" 0
+	assert_equal "$(events_count pg ni)" 0
 }
 
 @test "no SELECT on the destination's events: permission denied, SQLSTATE 42501, nothing written" {
@@ -163,7 +164,7 @@ count() {
 	assert_failure 2
 	[[ $stderr == *"permission denied for table events (SQLSTATE 42501)"* ]]
 	[[ $stderr == *"start-up check failed for destination 1"* ]]
-	assert_equal "$(count nsd)" 0
+	assert_equal "$(events_count pg nsd)" 0
 }
 
 @test "no CONNECT on a database: the connection is refused, exit 1" {
@@ -214,17 +215,18 @@ write_config() {
 	TMPDIR=$BATS_TEST_TMPDIR/work "$SLATE_ROOT/pipeline.sh" -c "$BATS_TEST_TMPDIR/config.js" \
 		--poll-interval 1 --log-format=json 2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
 	REPLICATOR=$!
+	bg_track "$REPLICATOR"
 	# watch every process's argv from the start-up checks until caught up
 	for _ in $(seq 200); do
 		ps -eo args >>"$BATS_TEST_TMPDIR/ps.txt"
-		[ "$(count pwdst)" = 600 ] && break
+		[ "$(events_count pg pwdst)" = 600 ] && break
 		sleep 0.05
 	done
-	assert_equal "$(count pwdst)" 600
+	assert_equal "$(events_count pg pwdst)" 600
 	insert_events pg src 30 >/dev/null
 	for _ in $(seq 100); do
 		ps -eo args >>"$BATS_TEST_TMPDIR/ps.txt"
-		[ "$(count pwdst)" = 630 ] && break
+		[ "$(events_count pg pwdst)" = 630 ] && break
 		sleep 0.05
 	done
 	kill -TERM "$REPLICATOR"

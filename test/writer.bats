@@ -21,23 +21,11 @@ setup_file() {
 }
 
 teardown_file() {
-	[[ -n ${REPLICATOR:-} ]] && kill -TERM "$REPLICATOR" 2>/dev/null
 	clusters_stop_all
 }
 
 teardown() {
-	local p
-	for p in ${BACKGROUND:-}; do kill -KILL "$p" 2>/dev/null || true; done
-	BACKGROUND=
-}
-
-fresh_dest() {
-	db_create pg "$1" destination >/dev/null
-	cluster_conninfo pg "$1"
-}
-
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
+	kill_background
 }
 
 # slow_feed FILE FIFO: in the background, copy FILE into FIFO at about
@@ -47,19 +35,13 @@ slow_feed() {
 	local chunks=$((($(stat -c %s "$1") + 32767) / 32768))
 	( for ((i = 0; i < chunks; i++)); do dd bs=32k count=1 status=none && sleep 0.1 || break
 	done <"$1" >"$2" ) 3>&- &
-	BACKGROUND+=" $!"
-}
-
-# backend_pid DB APP: the server pid of APP's session on DB
-backend_pid() {
-	psql_c pg postgres "SELECT pid FROM pg_stat_activity
-		WHERE datname = '$1' AND application_name = '$2'"
+	bg_track $!
 }
 
 @test "the lock query's arithmetic: classid/objid are the key's high and low 32 bits" {
 	( psql -X -q -d "$SRC" -c "SELECT pg_advisory_lock($LOCK_KEY)" -c "SELECT pg_sleep(3)" \
 		>/dev/null ) 3>&- &
-	BACKGROUND+=" $!"
+	bg_track $!
 	for _ in $(seq 50); do
 		row=$(psql_c pg postgres "SELECT classid, objid, objsubid,
 			(classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory'")
@@ -70,18 +52,18 @@ backend_pid() {
 }
 
 @test "a second slate-load is refused within --lock-wait, naming the holder; the first goes on" {
-	dst=$(fresh_dest twice)
+	dst=$(fresh_dest pg twice)
 	mkfifo "$BATS_TEST_TMPDIR/in"
 	slow_feed "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/in"
 	slate-load --max-events-per-write 200 "$dst" <"$BATS_TEST_TMPDIR/in" \
 		2>"$BATS_TEST_TMPDIR/first.log" 3>&- &
 	first=$!
-	BACKGROUND+=" $first"
+	bg_track "$first"
 	for _ in $(seq 100); do
-		[ "$(count twice)" -gt 0 ] && break
+		[ "$(events_count pg twice)" -gt 0 ] && break
 		sleep 0.05
 	done
-	holder=$(backend_pid twice slate-load)
+	holder=$(backend_pid pg twice slate-load)
 	[[ $holder =~ ^[0-9]+$ ]]
 
 	start=$SECONDS
@@ -92,26 +74,26 @@ backend_pid() {
 	[[ $stderr == *"already being written by pid $holder (slate-load as postgres from local, since "*"only one writer per destination"* ]]
 
 	# the first loader is untouched and still copying
-	n=$(count twice)
+	n=$(events_count pg twice)
 	[ "$n" -lt 6000 ]
 	for _ in $(seq 40); do
-		[ "$(count twice)" -gt "$n" ] && break
+		[ "$(events_count pg twice)" -gt "$n" ] && break
 		sleep 0.1
 	done
-	[ "$(count twice)" -gt "$n" ]
+	[ "$(events_count pg twice)" -gt "$n" ]
 	wait "$first"
 	assert_equal "$(events_md5 pg twice)" "$(events_md5 pg src)"
 }
 
 @test "the holder is found by its bigint key, not by a two-int4 lock with the same bits" {
-	dst=$(fresh_dest decoy)
+	dst=$(fresh_dest pg decoy)
 	# a decoy: pg_advisory_lock(int4, int4) shows the same classid/objid, objsubid 2
 	( psql -X -q -d "$dst application_name=decoy" -c "SELECT pg_advisory_lock($LOCK_HI, $LOCK_LO)" \
 		-c "SELECT pg_sleep(8)" >/dev/null ) 3>&- &
-	BACKGROUND+=" $!"
+	bg_track $!
 	( psql -X -q -d "$dst application_name=holder" -c "SELECT pg_advisory_lock($LOCK_KEY)" \
 		-c "SELECT pg_sleep(8)" >/dev/null ) 3>&- &
-	BACKGROUND+=" $!"
+	bg_track $!
 	for _ in $(seq 50); do
 		[ "$(psql_c pg decoy "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
 			AND database = (SELECT oid FROM pg_database WHERE datname = 'decoy')")" = 2 ] && break
@@ -120,17 +102,17 @@ backend_pid() {
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_failure 4
 	echo "$stderr"
-	[[ $stderr == *"already being written by pid $(backend_pid decoy holder) (holder as postgres from local"* ]]
-	assert_equal "$(count decoy)" 0
+	[[ $stderr == *"already being written by pid $(backend_pid pg decoy holder) (holder as postgres from local"* ]]
+	assert_equal "$(events_count pg decoy)" 0
 }
 
 @test "a lock held a little longer than a killed loader's is waited for, within --lock-wait" {
-	dst=$(fresh_dest waits)
+	dst=$(fresh_dest pg waits)
 	( psql -X -q -d "$dst application_name=lingering" -c "SELECT pg_advisory_lock($LOCK_KEY)" \
 		-c "SELECT pg_sleep(2)" >/dev/null ) 3>&- &
-	BACKGROUND+=" $!"
+	bg_track $!
 	for _ in $(seq 50); do
-		[ -n "$(backend_pid waits lingering)" ] && break
+		[ -n "$(backend_pid pg waits lingering)" ] && break
 		sleep 0.1
 	done
 	# --lock-wait 1 gives up, naming the holder ...
@@ -144,19 +126,19 @@ backend_pid() {
 }
 
 @test "a loader restarted right after kill -9 of the first one proceeds" {
-	dst=$(fresh_dest killed)
+	dst=$(fresh_dest pg killed)
 	mkfifo "$BATS_TEST_TMPDIR/in"
 	slow_feed "$BATS_FILE_TMPDIR/all.mp" "$BATS_TEST_TMPDIR/in"
 	slate-load --max-events-per-write 200 "$dst" <"$BATS_TEST_TMPDIR/in" 2>/dev/null 3>&- &
 	first=$!
-	BACKGROUND+=" $first"
+	bg_track "$first"
 	for _ in $(seq 100); do
-		[ "$(count killed)" -ge 400 ] && break
+		[ "$(events_count pg killed)" -ge 400 ] && break
 		sleep 0.05
 	done
 	kill -KILL "$first"
 	wait "$first" || true
-	[ "$(count killed)" -lt 6000 ]
+	[ "$(events_count pg killed)" -lt 6000 ]
 	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	echo "$stderr"
 	assert_success
@@ -167,39 +149,36 @@ backend_pid() {
 	db_create pg psrc source
 	insert_events pg psrc 3000
 	src=$(cluster_conninfo pg psrc)
-	dst=$(fresh_dest live)
-	"$SLATE_ROOT/pipeline.sh" --source "$src" --destination "$dst" --poll-interval 1 \
-		--log-format=text 2>"$BATS_TEST_TMPDIR/first.log" 3>&- &
-	REPLICATOR=$!
-	for _ in $(seq 100); do
-		[ "$(count live)" = 3000 ] && break
-		sleep 0.1
-	done
-	assert_equal "$(count live)" 3000
-	holder=$(backend_pid live slate-load)
+	dst=$(fresh_dest pg live)
+	first_log=$BATS_TEST_TMPDIR/first.log
+	bg_start REPLICATOR "$SLATE_ROOT/pipeline.sh" --source "$src" --destination "$dst" \
+		--poll-interval 1 --log-format=text 2>"$first_log"
+	wait_until 10 eval '[ "$(events_count pg live)" = 3000 ]' ||
+		fail "the first replicator did not copy the 3000 events: $(cat "$first_log")"
+	holder=$(backend_pid pg live slate-load)
 
 	# the replicator passes no --lock-wait: slate-load's default (10 s) applies
-	start=$SECONDS
+	t0=$(now_us)
 	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --source "$src" --destination "$dst" \
 		--poll-interval 1 --log-format=text 3>&-
-	echo "$stderr"
+	ms=$(elapsed_ms "$t0")
 	assert_failure 1
-	((SECONDS - start <= 15))
-	[[ $stderr == *"already being written by pid $holder (slate-load as postgres from local"* ]]
-	[[ $stderr == *"slate-load for destination 1 ($dst) stopped with exit status 4; replication stopped"* ]]
+	((ms <= 15000)) || fail "the second replicator gave up after $ms ms, not within 15 s"
+	[[ $stderr == *"already being written by pid $holder (slate-load as postgres from local"* ]] ||
+		fail "the second replicator's log does not name the holder: $stderr"
+	[[ $stderr == *"slate-load for destination 1 ($dst) stopped with exit status 4; replication stopped"* ]] ||
+		fail "the second replicator's log does not say why it stopped: $stderr"
 
 	# the first is untouched and still replicating
-	kill -0 "$REPLICATOR"
+	running "$REPLICATOR" || fail "the first replicator stopped: $(cat "$first_log")"
 	insert_events pg psrc 45
-	for _ in $(seq 100); do
-		[ "$(count live)" = 3045 ] && break
-		sleep 0.1
-	done
+	wait_until 10 eval '[ "$(events_count pg live)" = 3045 ]' ||
+		fail "the first replicator did not copy 45 more events: $(cat "$first_log")"
 	assert_equal "$(events_md5 pg live)" "$(events_md5 pg psrc)"
 	kill -TERM "$REPLICATOR"
-	rc=0
-	wait "$REPLICATOR" || rc=$?
-	REPLICATOR=
-	assert_equal "$rc" 0
-	! grep -q ERROR "$BATS_TEST_TMPDIR/first.log"
+	wait_exit "$REPLICATOR" 5 || fail "SIGTERM did not stop the first replicator: $(cat "$first_log")"
+	[[ $STATUS == 0 ]] || fail "the first replicator exited $STATUS: $(cat "$first_log")"
+	if grep -q ERROR "$first_log"; then
+		fail "the first replicator logged an error: $(cat "$first_log")"
+	fi
 }
