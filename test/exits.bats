@@ -20,11 +20,6 @@ teardown_file() {
 	clusters_stop_all
 }
 
-# events_in DB: the number of events in DB's events table
-events_in() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
-}
-
 # --- exit 5: stdout or stdin cannot be used --------------------------------
 
 @test "exit 5: slate-extract, slate-listen and slate-config on a full stdout (/dev/full)" {
@@ -51,20 +46,18 @@ events_in() {
 }
 
 @test "slate-diff on a full stdout: its own table's 2, said in one line" {
-	db_create pg diffdst destination >/dev/null
 	run --separate-stderr bash -c 'slate-diff --log-format=text "$1" "$2" >/dev/full' _ \
-		"$SRC" "$(cluster_conninfo pg diffdst)"
+		"$SRC" "$(fresh_dest pg diffdst)"
 	assert_failure 2
 	assert_regex "$stderr" 'ERROR slate-diff: could not write the report to stdout$'
 }
 
 @test "exit 5: a directory as stdin, for slate-load and slate-extract --follow; nothing written" {
-	db_create pg dirin destination >/dev/null
-	run --separate-stderr bash -c 'slate-load --log-format=text "$1" </' _ "$(cluster_conninfo pg dirin)"
+	run --separate-stderr bash -c 'slate-load --log-format=text "$1" </' _ "$(fresh_dest pg dirin)"
 	assert_failure 5
 	assert_equal "${#stderr_lines[@]}" 1
 	assert_regex "$stderr" 'ERROR slate-load: stdin: byte offset 0: read error: Is a directory; last good id 0$'
-	assert_equal "$(events_in dirin)" 0
+	assert_equal "$(events_count pg dirin)" 0
 
 	# the first extract is written, then reading the first wake fails
 	run --separate-stderr bash -c 'slate-extract --follow --log-format=text "$1" </ >"$2"' _ \
@@ -124,13 +117,11 @@ events_in() {
 	local dst md5
 	slate-extract --check "$SRC" >"$BATS_TEST_TMPDIR/header.mp" 2>/dev/null
 
-	db_create pg ok destination >/dev/null
-	run --separate-stderr slate-load --check --log-format=text "$(cluster_conninfo pg ok)" <"$BATS_TEST_TMPDIR/header.mp"
+	run --separate-stderr slate-load --check --log-format=text "$(fresh_dest pg ok)" <"$BATS_TEST_TMPDIR/header.mp"
 	assert_success
 	assert_regex "$stderr" "INFO slate-load: destination \\(.*dbname=ok .*\\) is valid for source "
 
-	db_create pg dhole destination >/dev/null
-	dst=$(cluster_conninfo pg dhole)
+	dst=$(fresh_dest pg dhole)
 	slate-extract --until 90 "$SRC" 2>/dev/null | slate-load "$dst" 2>/dev/null
 	psql_c pg dhole "DELETE FROM events WHERE id = 50"
 	md5=$(events_md5 pg dhole)
@@ -139,8 +130,7 @@ events_in() {
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=dhole .*\\): ids have holes: 89 events with ids 1\\.\\.90$"
 	assert_equal "$(events_md5 pg dhole)" "$md5"
 
-	db_create pg ahead destination >/dev/null
-	dst=$(cluster_conninfo pg ahead)
+	dst=$(fresh_dest pg ahead)
 	slate-extract "$SRC" 2>/dev/null | slate-load "$dst" 2>/dev/null
 	psql_c pg ahead "INSERT INTO events VALUES (3001, now(), '{}')"
 	md5=$(events_md5 pg ahead)
@@ -149,20 +139,19 @@ events_in() {
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=ahead .*\\) is ahead of the source: its max id 3001 exceeds the source's 3000 "
 	assert_equal "$(events_md5 pg ahead)" "$md5"
 
-	db_create pg other destination >/dev/null
+	fresh_dest pg other >/dev/null
 	psql_c pg other "INSERT INTO events VALUES (1, now(), '{\"another\": \"source\"}')"
 	run --separate-stderr slate-load --check --log-format=text "$(cluster_conninfo pg other)" <"$BATS_TEST_TMPDIR/header.mp"
 	assert_failure 4
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=other .*\\) holds events of another source: its first event \\(id 1\\) differs from the source's \\(id 1, "
-	assert_equal "$(events_in other)" 1
+	assert_equal "$(events_count pg other)" 1
 }
 
 # --- exit 2: a dry run whose check fails ----------------------------------
 
 @test "exit 2: --dry-run with a failing check prints no parameters and copies nothing" {
-	db_create pg dryok destination >/dev/null
-	db_create pg dryhole destination >/dev/null
-	slate-extract --until 90 "$SRC" 2>/dev/null | slate-load "$(cluster_conninfo pg dryhole)" 2>/dev/null
+	fresh_dest pg dryok >/dev/null
+	slate-extract --until 90 "$SRC" 2>/dev/null | slate-load "$(fresh_dest pg dryhole)" 2>/dev/null
 	psql_c pg dryhole "DELETE FROM events WHERE id = 7"
 	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --dry-run --log-format=text --source "$SRC" \
 		--destination "$(cluster_conninfo pg dryok)" --destination "$(cluster_conninfo pg dryhole)"
@@ -170,8 +159,8 @@ events_in() {
 	assert_output ""
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=dryhole .*\\): ids have holes: 89 events with ids 1\\.\\.90"
 	assert_regex "$stderr" "ERROR slate-replicator: start-up check failed for destination 2 \\(.*dbname=dryhole.*\\)"
-	assert_equal "$(events_in dryok)" 0
-	assert_equal "$(events_in dryhole)" 89
+	assert_equal "$(events_count pg dryok)" 0
+	assert_equal "$(events_count pg dryhole)" 89
 
 	# a server that cannot be reached is a failed check too in a dry run
 	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --dry-run --log-format=text --connect-timeout 2 \

@@ -21,21 +21,11 @@ teardown_file() {
 	clusters_stop_all
 }
 
-setup() {
-	BG=$BATS_TEST_TMPDIR/background
-	: >"$BG"
-}
-
 teardown() {
 	# a postmaster a test stopped with SIGSTOP must go on, or nothing stops it
 	[[ -n ${FROZEN:-} ]] && kill -CONT "$FROZEN" 2>/dev/null
 	kill_background
 	return 0
-}
-
-# events_in DB: the number of events in DB's events table
-events_in() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
 }
 
 # commit_sizes DB: the number of events of each transaction that wrote DB's
@@ -54,29 +44,7 @@ expected_commit_sizes() {
 
 # holds CLUSTER DB N: DB's events table holds exactly N events
 holds() {
-	[[ $(psql_c "$1" "$2" "SELECT count(*) FROM events") == "$3" ]]
-}
-
-# in_background LOG CMD...: run CMD in a process group of its own, stdout to
-# /dev/null, stderr to LOG; PID is its pid (= its group id)
-in_background() {
-	local log=$1
-	shift
-	set -m
-	"$@" >/dev/null 2>"$log" 3>&- &
-	PID=$!
-	set +m
-	echo "group $PID" >>"$BG"
-}
-
-# poll CMD...: retry CMD every 0.1 s for up to 30 s
-poll() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
+	[[ $(events_count "$1" "$2") == "$3" ]]
 }
 
 # --- --max-events-per-write ------------------------------------------------
@@ -94,7 +62,7 @@ poll() {
 				"$(cluster_conninfo pg "$db")" <"$BATS_FILE_TMPDIR/loadgen.mp"
 		fi
 		assert_success
-		assert_equal "$(events_in "$db")" 23050
+		assert_equal "$(events_count pg "$db")" 23050
 		assert_equal "$(commit_sizes "$db")" "$(expected_commit_sizes "$db" "$n")"
 	done
 	# the default, 10000: three commits, the first two just past 10000
@@ -109,18 +77,18 @@ poll() {
 
 @test "slate-load commits at a boundary marker once its input is idle, far below N" {
 	local dst
-	db_create pg idle destination >/dev/null
-	dst=$(cluster_conninfo pg idle)
-	in_background "$BATS_TEST_TMPDIR/chain.log" bash -c 'slate-listen --poll-interval 1 "$1" |
-		slate-extract --follow "$1" | slate-load --max-events-per-write 10000 "$2"' _ "$SRC" "$dst"
+	dst=$(fresh_dest pg idle)
+	bg_start PID bash -c 'slate-listen --poll-interval 1 "$1" |
+		slate-extract --follow "$1" | slate-load --max-events-per-write 10000 "$2"' _ "$SRC" "$dst" \
+		2>"$BATS_TEST_TMPDIR/chain.log"
 	# 90 events arrive while the stream goes on (no end marker, no EOF)
-	assert poll holds pg idle 90
+	assert wait_until 30 holds pg idle 90
 	assert running "$PID"
 	# and each later source transaction soon after its commit
 	insert_events pg src 15 >/dev/null
-	assert poll holds pg idle 105
+	assert wait_until 30 holds pg idle 105
 	insert_events pg src 30 >/dev/null
-	assert poll holds pg idle 135
+	assert wait_until 30 holds pg idle 135
 	assert running "$PID"
 	assert_equal "$(events_md5 pg idle)" "$(events_md5 pg src)"
 	# every commit ended on a source-transaction boundary, none waited for 10000
@@ -136,20 +104,20 @@ poll() {
 
 @test "pipeline.sh hands slate-load 10000 by default, raises less to 10000, keeps more" {
 	local n want cmd
-	db_create pg pmax destination >/dev/null
+	fresh_dest pg pmax >/dev/null
 	for n in default 500 0 25000; do
 		want=$n
 		[[ $n == default || $n -lt 10000 ]] && want=10000
 		if [[ $n == default ]]; then
-			in_background "$BATS_TEST_TMPDIR/p.log" "$SLATE_ROOT/pipeline.sh" --log-format=text \
-				--source "$SRC" --destination "$(cluster_conninfo pg pmax)"
+			bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text \
+				--source "$SRC" --destination "$(cluster_conninfo pg pmax)" >/dev/null 2>"$BATS_TEST_TMPDIR/p.log"
 		else
-			in_background "$BATS_TEST_TMPDIR/p.log" "$SLATE_ROOT/pipeline.sh" --log-format=text \
-				--max-events-per-write "$n" --source "$SRC" --destination "$(cluster_conninfo pg pmax)"
+			bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text --max-events-per-write "$n" \
+				--source "$SRC" --destination "$(cluster_conninfo pg pmax)" >/dev/null 2>"$BATS_TEST_TMPDIR/p.log"
 		fi
 		# the stages start once the start-up checks (slate-load --check) are over
-		assert poll grep -q "replicating" "$BATS_TEST_TMPDIR/p.log"
-		assert poll pgrep -g "$PID" -f "^$SLATE_ROOT/bin/slate-load --max-events-per-write "
+		assert wait_until 30 grep -q "replicating" "$BATS_TEST_TMPDIR/p.log"
+		assert wait_until 30 pgrep -g "$PID" -f "^$SLATE_ROOT/bin/slate-load --max-events-per-write "
 		cmd=$(pgrep -a -g "$PID" -x slate-load)
 		[[ $cmd == *" --max-events-per-write $want "* ]] || fail "$n: slate-load runs as: $cmd"
 		grep -q "INFO slate-replicator: replicating .* up to $want events per write" "$BATS_TEST_TMPDIR/p.log" ||
@@ -277,9 +245,9 @@ gives_up_after() {
 		END \$\$;
 		CREATE TRIGGER note_setting AFTER INSERT ON events
 			FOR EACH STATEMENT EXECUTE FUNCTION note_setting()"
-	in_background "$BATS_TEST_TMPDIR/p.log" "$SLATE_ROOT/pipeline.sh" --log-format=text \
-		--source "$SRC" --destination "$(cluster_conninfo sync s5)"
-	assert poll holds sync s5 "$(events_in src)"
+	bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text \
+		--source "$SRC" --destination "$(cluster_conninfo sync s5)" >/dev/null 2>"$BATS_TEST_TMPDIR/p.log"
+	assert wait_until 30 holds sync s5 "$(events_count pg src)"
 	assert_equal "$(psql_c sync s5 "SELECT string_agg(DISTINCT setting, ',') FROM seen")" off
 	kill -TERM "$PID"
 	wait_exit "$PID" 10

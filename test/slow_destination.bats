@@ -21,11 +21,6 @@ teardown_file() {
 	clusters_stop_all
 }
 
-setup() {
-	BG=$BATS_TEST_TMPDIR/background
-	: >"$BG"
-}
-
 teardown() {
 	kill_background
 	return 0
@@ -33,22 +28,12 @@ teardown() {
 
 # holds CLUSTER DB N: DB's events table holds exactly N events
 holds() {
-	[[ $(psql_c "$1" "$2" "SELECT count(*) FROM events") == "$3" ]]
+	[[ $(events_count "$1" "$2") == "$3" ]]
 }
 
 # sql_is CLUSTER DB SQL VALUE: SQL's result in DB is VALUE
 sql_is() {
 	[[ $(psql_c "$1" "$2" "$3") == "$4" ]]
-}
-
-# poll CMD...: retry CMD every 0.1 s for up to 30 s
-poll() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # same_as_source DB: destination DB holds exactly the source's events
@@ -58,39 +43,35 @@ same_as_source() {
 
 @test "a destination blocked by a lock holds back neither the other nor the replicator" {
 	local n
-	set -m
-	"$SLATE_ROOT/pipeline.sh" --log-format=text --poll-interval 1 --source "$(cluster_conninfo src app)" \
-		--destination "$(cluster_conninfo dst slow)" --destination "$(cluster_conninfo dst fast)" \
-		>/dev/null 2>"$BATS_TEST_TMPDIR/p.log" 3>&- &
-	PID=$!
-	set +m
-	echo "group $PID" >>"$BG"
-	assert poll holds dst fast 90
-	assert poll holds dst slow 90
+	bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text --poll-interval 1 \
+		--source "$(cluster_conninfo src app)" --destination "$(cluster_conninfo dst slow)" \
+		--destination "$(cluster_conninfo dst fast)" >/dev/null 2>"$BATS_TEST_TMPDIR/p.log"
+	assert wait_until 30 holds dst fast 90
+	assert wait_until 30 holds dst slow 90
 
 	# a session holds a lock on slow's events that stops writers (readers
 	# pass: the test reads it) until it is cancelled
 	PGAPPNAME=slowlock psql -X -q -d "$(cluster_conninfo dst slow)" \
 		-c "BEGIN; LOCK TABLE events IN SHARE MODE; SELECT pg_sleep(3600)" \
 		>/dev/null 2>&1 3>&- &
-	echo "pid $!" >>"$BG"
-	assert poll sql_is dst slow "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	bg_track $!
+	assert wait_until 30 sql_is dst slow "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 		WHERE a.application_name = 'slowlock' AND l.mode = 'ShareLock' AND l.granted" 1
 
 	# about 1.5 MB: more than the slow chain's pipes hold, so its extract
 	# blocks too; the fast destination gets all of it
 	insert_events src app 3000 >/dev/null
-	n=$(psql_c src app "SELECT count(*) FROM events")
+	n=$(events_count src app)
 	assert_equal "$n" 3090
-	assert poll holds dst fast "$n"
+	assert wait_until 30 holds dst fast "$n"
 	same_as_source fast
 	# the slow one waits on the lock, nothing of it written
-	assert poll sql_is dst slow "SELECT count(*) FROM pg_stat_activity
+	assert wait_until 30 sql_is dst slow "SELECT count(*) FROM pg_stat_activity
 		WHERE application_name = 'slate-load' AND datname = 'slow' AND wait_event_type = 'Lock'" 1
 	assert holds dst slow 90
 	# and the fast one keeps up with what comes next, live
 	insert_events src app 45 >/dev/null
-	assert poll holds dst fast 3135
+	assert wait_until 30 holds dst fast 3135
 	same_as_source fast
 	assert running "$PID"
 	[[ $(grep -c "stopped with exit status" "$BATS_TEST_TMPDIR/p.log") == 0 ]] ||
@@ -98,7 +79,7 @@ same_as_source() {
 
 	# the lock goes: the slow one catches up, the replicator ran on all along
 	psql_c dst slow "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'slowlock'" >/dev/null
-	assert poll holds dst slow 3135
+	assert wait_until 30 holds dst slow 3135
 	same_as_source slow
 	same_as_source fast
 	kill -TERM "$PID"

@@ -18,20 +18,14 @@ teardown_file() {
 	clusters_stop_all
 }
 
-# events_in DB: the number of events in DB's events table
-events_in() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
-}
-
 # replicator ARG...: pipeline.sh with text logs, run by bats's run
 replicator() {
 	"$SLATE_ROOT/pipeline.sh" --log-format=text --connect-timeout=5 "$@"
 }
 
-# dest DB [KIND]: create database DB (a destination by default), print its conninfo
+# dest DB: create destination DB on cluster pg, print its conninfo
 dest() {
-	db_create pg "$1" "${2:-destination}" >/dev/null
-	cluster_conninfo pg "$1"
+	fresh_dest pg "$1"
 }
 
 # copy_until DB ID: copy the source's events through ID into destination DB
@@ -65,18 +59,18 @@ refused_for_source() {
 	run --separate-stderr replicator --source "$(cluster_conninfo pg noevents)" --destination "$good"
 	refused_for_source
 	assert_regex "$stderr" "ERROR slate-extract: source \\(host=[^ ]* port=$pg_PORT dbname=noevents user=postgres\\) has no events table"
-	assert_equal "$(events_in good1)" 0
+	assert_equal "$(events_count pg good1)" 0
 }
 
 @test "a source without the notify trigger: exit 2, nothing would wake the replicator" {
 	local good
 	good=$(dest good2)
-	db_create pg notrigger destination >/dev/null
+	dest notrigger >/dev/null
 	copy_until notrigger 90
 	run --separate-stderr replicator --source "$(cluster_conninfo pg notrigger)" --destination "$good"
 	refused_for_source
 	assert_regex "$stderr" "ERROR slate-extract: source \\(.*dbname=notrigger .*\\) has no notify_insert trigger on events: nothing would wake the replicator"
-	assert_equal "$(events_in good2)" 0
+	assert_equal "$(events_count pg good2)" 0
 }
 
 @test "a hole in the source's ids: exit 2 with the count and range, nothing copied" {
@@ -89,7 +83,7 @@ refused_for_source() {
 	run --separate-stderr replicator --source "$(cluster_conninfo pg srchole)" --destination "$good"
 	refused_for_source
 	assert_regex "$stderr" "ERROR slate-extract: source \\(.*dbname=srchole .*\\): ids have holes: 43 events with ids 1\\.\\.45"
-	assert_equal "$(events_in good3)" 0
+	assert_equal "$(events_count pg good3)" 0
 }
 
 @test "a destination without an events table, or with other columns: exit 2 naming the columns" {
@@ -100,7 +94,7 @@ refused_for_source() {
 		--destination "$(cluster_conninfo pg bare)"
 	refused_for_destination 2 bare
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=bare .*\\) has no events table"
-	assert_equal "$(events_in good4)" 0
+	assert_equal "$(events_count pg good4)" 0
 
 	dest extracol >/dev/null
 	psql_c pg extracol "ALTER TABLE events ADD COLUMN note text"
@@ -108,7 +102,7 @@ refused_for_source() {
 		--destination "$good"
 	refused_for_destination 1 extracol
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=extracol .*\\): events has columns \\(id bigint, ts timestamp with time zone, event jsonb, note text\\), expected \\(id bigint, ts timestamp with time zone, event jsonb\\)"
-	assert_equal "$(events_in good4)" 0
+	assert_equal "$(events_count pg good4)" 0
 
 	# the same names with another type are other columns too
 	dest jsoncol >/dev/null
@@ -130,13 +124,13 @@ refused_for_source() {
 	refused_for_destination 2 dsthole
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=dsthole .*\\): ids have holes: 59 events with ids 1\\.\\.60"
 	assert_equal "$(events_md5 pg dsthole)" "$md5"
-	assert_equal "$(events_in good5)" 0
+	assert_equal "$(events_count pg good5)" 0
 }
 
 @test "a destination that is itself a source (notify trigger, or an id table): exit 2" {
 	local good
 	good=$(dest good6)
-	dest isrc source >/dev/null
+	db_create pg isrc source >/dev/null
 	run --separate-stderr replicator --source "$SRC" --destination "$good" \
 		--destination "$(cluster_conninfo pg isrc)"
 	refused_for_destination 2 isrc
@@ -148,9 +142,9 @@ refused_for_source() {
 	run --separate-stderr replicator --source "$SRC" --destination "$(cluster_conninfo pg idtable)"
 	refused_for_destination 1 idtable
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=idtable .*\\) is itself an event source \\(it has an id table\\); refusing to write to it"
-	assert_equal "$(events_in good6)" 0
-	assert_equal "$(events_in isrc)" 0
-	assert_equal "$(events_in idtable)" 0
+	assert_equal "$(events_count pg good6)" 0
+	assert_equal "$(events_count pg isrc)" 0
+	assert_equal "$(events_count pg idtable)" 0
 }
 
 @test "a destination of another source, or ahead of this one: exit 2, untouched" {
@@ -160,7 +154,7 @@ refused_for_source() {
 	run --separate-stderr replicator --source "$SRC" --destination "$(cluster_conninfo pg another)"
 	refused_for_destination 1 another
 	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=another .*\\) holds events of another source: its first event \\(id 1\\) differs from the source's \\(id 1, source host=[^ ]* port=$pg_PORT dbname=src user=postgres\\)"
-	assert_equal "$(events_in another)" 1
+	assert_equal "$(events_count pg another)" 1
 
 	dest ahead >/dev/null
 	copy_until ahead 90
@@ -214,5 +208,5 @@ Try \"slate-replicator --help\" for more information."
 	run --separate-stderr replicator -c "$BATS_TEST_TMPDIR/config.json"
 	assert_failure 2
 	assert_regex "$stderr" "config.json:3:3: 'replicationDestinations\\[0\\]' is the event source \\(eventSource at 1:17\\)"
-	assert_equal "$(events_in good7)" 0
+	assert_equal "$(events_count pg good7)" 0
 }
