@@ -92,6 +92,8 @@ void stream_reader_free(stream_reader *r);
  */
 stream_read_result stream_read(stream_reader *r, stream_msg *msg);
 const char *stream_reader_error(const stream_reader *r);
+/* true when that error is the input failing to read (EIO, EISDIR...), not bad bytes */
+bool stream_reader_read_failed(const stream_reader *r);
 /* byte offset of the start of the message last returned (or of the damage) */
 uint64_t stream_reader_offset(const stream_reader *r);
 /* true when no complete message is buffered and the fd has nothing to read now */

@@ -48,6 +48,7 @@ struct stream_reader
 	uint64_t	consumed;		/* bytes of the messages returned so far */
 	uint64_t	msg_offset;		/* where the last message (or the damage) starts */
 	bool		eof;
+	bool		read_failed;	/* the last error was read() failing, not the bytes */
 	guard		g;
 	char		producer[256];
 	char		source[512];
@@ -87,6 +88,12 @@ const char *
 stream_reader_error(const stream_reader *r)
 {
 	return r->error;
+}
+
+bool
+stream_reader_read_failed(const stream_reader *r)
+{
+	return r->read_failed;
 }
 
 uint64_t
@@ -507,6 +514,7 @@ fill(stream_reader *r)
 	{
 		if (errno == EINTR && stop_requested)
 			return -2;
+		r->read_failed = true;
 		return fail(r, "read error: %s", strerror(errno)), -1;
 	}
 	if (n == 0)

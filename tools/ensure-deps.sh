@@ -98,6 +98,8 @@ check() {
 	# pgrep and ps for the process tests, openssl for the TLS test
 	have_command pgrep && have_command ps || need procps
 	have_command openssl || need openssl
+	# strace to see every execve (test/argv.bats: no password in any argv)
+	have_command strace || need strace
 	[ "$purpose" = ci ] || return 0
 	have_command valgrind || need valgrind
 	# the fuzz harnesses: clang, and its libFuzzer runtime, which clang

@@ -67,7 +67,7 @@ usage(void)
 		   "  -V, --version             output version information, then exit\n"
 		   "  -?, --help                show this help, then exit\n\n"
 		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
-		   "3 bad input on stdin, 4 hole in the source ids, 5 output error.\n",
+		   "3 bad input on stdin, 4 hole in the source ids, 5 stdin or stdout error.\n",
 		   PROG, PROG);
 }
 
@@ -335,7 +335,7 @@ wait_wake(extract *x, stream_reader *in, bool *eof)
 		if (r == STREAM_ERROR)
 		{
 			log_error("%s", stream_reader_error(in));
-			x->status = EXIT_INPUT;
+			x->status = stream_reader_read_failed(in) ? EXIT_IO : EXIT_INPUT;
 			return -1;
 		}
 		if (m.type != MSG_WAKE)

@@ -95,7 +95,8 @@ usage(void)
 		   "  -V, --version                 output version information, then exit\n"
 		   "  -?, --help                    show this help, then exit\n\n"
 		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
-		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked).\n",
+		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked),\n"
+		   "5 stdin could not be read.\n",
 		   PROG, PROG);
 }
 
@@ -522,7 +523,7 @@ run(load *l)
 		if (r == STREAM_ERROR)
 		{
 			log_error("%s; last good id %" PRIu64, stream_reader_error(l->in), l->stream_prev);
-			l->status = EXIT_INPUT;
+			l->status = stream_reader_read_failed(l->in) ? EXIT_IO : EXIT_INPUT;
 			salvage(l);
 			return;
 		}
