@@ -16,11 +16,18 @@
  * Keep each object's members in that order when adding one.
  */
 
-/* Text that quoting code gets wrong: SQL and JSON specials, multi-byte UTF-8, "$1[". */
+/*
+ * Text that quoting code gets wrong: SQL and JSON specials, multi-byte UTF-8,
+ * the parameter markers.  The original slate-init-db's insert_events() scans
+ * its whole argument, JSON included, for "$1[<digits>]" (which must run 1..n)
+ * and "$2," (which must occur n times), so "$1[7]" or "$2, " inside an event
+ * makes it refuse the call: these come as close as that source accepts.
+ */
 static const char *const awkward_texts[] = {
 	"\"Bobby\"", "Robert'); DROP TABLE events; --", "back\\slash", "C:\\Users\\zoë\\notes.txt",
 	"it's \"quoted\" twice", "tab\there", "line one\nline two", "🦄 unicorn",
-	"emoji 👩‍💻 with a joiner", "日本語のメモ", "$1[7] is not an id", "$$ dollar $$ quotes",
+	"emoji 👩‍💻 with a joiner", "日本語のメモ", "$1[x] is not an id", "$$ dollar $$ quotes",
+	"$1 and $2 are not parameters", "$2.50 or $1[] each; $12, then $2;",
 	"'single' and ''doubled''", "ÆØÅ æøå", "\\u0041 is not an escape here", "trailing backslash \\",
 	"50\\% off; 100% sure", "Zoë's café", "Łódź – Kraków", "Nguyễn Thị Minh Khai",
 };
