@@ -50,6 +50,18 @@ tampered() {
 		psql_c pg tampered "UPDATE events SET event = event || '{\"x\": 1}' WHERE id IN (10, 20, 30)"
 }
 
+@test "--help of both tools names the original's options" {
+	run slate-diff --help
+	assert_success
+	assert_output --partial "-c, --config=FILE"
+	assert_output --partial "maxDiffs"
+	run "$LOADGEN" --help
+	assert_success
+	assert_output --partial "-c, --config=FILE"
+	assert_output --partial "--filler-events-between=N"
+	assert_output --partial "--max-events-per-insert=N"
+}
+
 # --- slate-diff -c -------------------------------------------------------
 
 @test "slate-diff -c compares the two tables of an eventsDiff config" {
