@@ -97,9 +97,10 @@ usage(void)
 		   "  -V, --version                output version information, then exit\n"
 		   "  -?, --help                   show this help, then exit\n\n"
 		   "Each insert_events() call is its own transaction (in the person series one\n"
-		   "\"db operation\" of the events' testingStats).  With --seed everything repeats except dbOperationTS,\n"
-		   "the client's clock at each call; with --seed and --output the file repeats\n"
-		   "byte for byte (its times are 2020-01-01 plus one microsecond per transaction).\n\n"
+		   "\"db operation\" of the events' testingStats).  With --seed everything\n"
+		   "repeats except dbOperationTS, the client's clock at each call; with --seed\n"
+		   "and --output the file repeats byte for byte (its times are 2020-01-01 plus\n"
+		   "one microsecond per transaction).\n\n"
 		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
 		   "5 output error.\n",
 		   PROG, PROG);
