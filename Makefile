@@ -98,13 +98,13 @@ valgrind: deps
 # and run each for FUZZ_SECONDS on a scratch copy of its seed corpus (see fuzz/run.sh)
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) -Ilib -Isrc/config \
+FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) -Ilib \
 	$(PQ_CFLAGS) $(MP_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS = build/fuzz/stream_reader build/fuzz/config_reader
 
 build/fuzz/stream_reader: fuzz/stream_reader.c $(LIB_SRC) $(HEADERS)
-build/fuzz/config_reader: fuzz/config_reader.c src/config/config.c src/config/jsvalue.c src/config/*.h
+build/fuzz/config_reader: fuzz/config_reader.c lib/config.c lib/jsvalue.c lib/config.h lib/jsvalue.h
 $(FUZZERS):
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS) -lpthread

@@ -1,4 +1,4 @@
-/* config_reader.c - libFuzzer harness: any bytes as a config.js through config_parse_buffer */
+/* config_reader.c - libFuzzer harness: any bytes as each kind of config file through config_parse */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -84,5 +84,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (rc != -1 || cfg.dests != NULL || cfg.ndests != 0)
 		die("a refused config that is not empty", NULL);
 	config_free(&cfg);
+
+	/* the same bytes as the other tools' files: eventsDiff's, the loaders' */
+	for (int kind = CONFIG_EVENTS_DIFF; kind <= CONFIG_EVENT_SOURCE; kind++)
+	{
+		out = NULL;
+		outlen = 0;
+		if ((msgs = open_memstream(&out, &outlen)) == NULL)
+			die("open_memstream failed", NULL);
+		rc = config_parse("slate-config", (enum config_kind) kind, "fuzz.js",
+						  (const char *) data, size, &cfg, msgs);
+		fclose(msgs);
+		check_messages(out, outlen);
+		free(out);
+		if (rc == 0)
+		{
+			if (cfg.connect_timeout_ms < 1 || cfg.ndests != (kind == CONFIG_EVENTS_DIFF ? 1u : 0u) ||
+				(kind == CONFIG_EVENTS_DIFF && cfg.max_events_per_read < CONFIG_MIN_EVENTS_PER_READ))
+				die("an accepted config outside the contract", NULL);
+			check_conn(&cfg.source);
+			for (size_t i = 0; i < cfg.ndests; i++)
+				check_conn(&cfg.dests[i]);
+		}
+		else if (rc != -1 || cfg.dests != NULL || cfg.ndests != 0)
+			die("a refused config that is not empty", NULL);
+		config_free(&cfg);
+	}
 	return 0;
 }

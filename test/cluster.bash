@@ -252,26 +252,31 @@ psql_c() {
 	psql -X -q -At -v ON_ERROR_STOP=1 -d "$conninfo" -c "$3"
 }
 
-# db_create NAME DB source|destination: create DB and load the slate schema.
+# db_create NAME DB KIND: create DB and load a schema.  KIND is source or
+# destination (slate's sql/), or original-source or original-destination: the
+# schema the original slate-init-db makes (test/fixtures/), whose stricter
+# insert_events() every writer must satisfy too.
 db_create() {
-	local name=$1 db=$2 kind=$3 conninfo
+	local name=$1 db=$2 kind=$3 conninfo files=()
 	case $kind in
-	source | destination) ;;
+	source) files=("$SLATE_ROOT/sql/events.sql" "$SLATE_ROOT/sql/source.sql") ;;
+	destination) files=("$SLATE_ROOT/sql/destination.sql") ;;
+	original-source)
+		# the original's source is its destination's table plus the rest
+		files=("$SLATE_ROOT/test/fixtures/original-destination.sql"
+			"$SLATE_ROOT/test/fixtures/original-source.sql")
+		;;
+	original-destination) files=("$SLATE_ROOT/test/fixtures/original-destination.sql") ;;
 	*)
-		echo "db_create: kind must be source or destination: '$kind'" >&2
+		echo "db_create: kind must be source, destination, original-source or" \
+			"original-destination: '$kind'" >&2
 		return 1
 		;;
 	esac
 	psql_c "$name" postgres "CREATE DATABASE \"$db\"" || return 1
 	conninfo=$(cluster_conninfo "$name" "$db") || return 1
-	if [[ $kind == source ]]; then
-		# source.sql adds to the events table, so events.sql goes first
-		psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$conninfo" \
-			-f "$SLATE_ROOT/sql/events.sql" -f "$SLATE_ROOT/sql/source.sql"
-	else
-		psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$conninfo" \
-			-f "$SLATE_ROOT/sql/destination.sql"
-	fi
+	psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$conninfo" \
+		"${files[@]/#/-f}"
 }
 
 # events_md5_sql [CONDITION]: SQL printing "COUNT MD5" of the events

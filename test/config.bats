@@ -377,6 +377,17 @@ EOF
 	assert_equal "$stderr" "slate-config: c.js:4:4: 'replicationDestinations[2]' duplicates 'replicationDestinations[0]' (at 2:30): same host, port and databaseName"
 }
 
+@test "a host without a port means PGPORT's port when it is set, as libpq does" {
+	with_destination "{ host: 'db', databaseName: 'app' }, { host: 'db:5433', databaseName: 'app' }"
+	run --separate-stderr env PGPORT=5433 "$SLATE_CONFIG" c.js
+	assert_failure 2
+	assert_equal "$stderr" "slate-config: c.js:2:67: 'replicationDestinations[1]' duplicates 'replicationDestinations[0]' (at 2:30): same host, port and databaseName"
+	# and then db:5432 is another database
+	with_destination "{ host: 'db', databaseName: 'app' }, { host: 'db:5432', databaseName: 'app' }"
+	run --separate-stderr env PGPORT=5433 "$SLATE_CONFIG" c.js
+	assert_success
+}
+
 @test "another port or database is another destination" {
 	with_destination "{ host: 'db', databaseName: 'app' }, { host: 'db:5433', databaseName: 'app' },
 	  { host: 'db', databaseName: 'app2' }"
@@ -402,7 +413,7 @@ EOF
 	assert_equal "$stderr" ''
 	assert_equal "$(stat -c %a pgpass)" 600
 	assert_equal "$(cat pgpass)" 'localhost:5433:sourceDb:user1:pass1
-localhost:5432:dest1:u:p'
+localhost:*:dest1:u:p'
 }
 
 @test "pgpass fields escape ':' and '\\'; no user is '*'; sockets are localhost" {
@@ -418,7 +429,7 @@ EOF
 	assert_equal "$stderr" ''
 	assert_line "source=host=::1 port=5433 dbname=a:b user='me\\\\you'"
 	assert_equal "$(cat pgpass)" '\:\:1:5433:a\:b:me\\you:pa\:ss\\wo"rd
-dst:5432:db:*:s3cr\:t
+dst:*:db:*:s3cr\:t
 localhost:5433:db:*:x'
 }
 

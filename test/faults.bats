@@ -6,8 +6,13 @@
 # destination must be a byte-identical prefix of the source that ends on a
 # source-transaction boundary, and at the end the two must be equal.
 #
+# It runs on two sources: slate's sql/ schema and the original slate-init-db's
+# (test/fixtures/, whose insert_events() is stricter), each with its own
+# destination database.
+#
 # Environment:
-#	FAULT_ROUNDS	rounds to run (default 30)
+#	FAULT_ROUNDS	rounds to run (default 30), split between the schemas
+#	FAULT_SCHEMA	sql, original or both (default both: half the rounds each)
 #	FAULT_SEED	seed of the fault order and timings (default: random);
 #			printed, so that a failing sequence can be run again
 #	FAULT_REPORT	a file to append the summary line to
@@ -33,20 +38,25 @@ setup_file() {
 	cluster_start dst
 	db_create src fm source >/dev/null
 	db_create dst fm destination >/dev/null
+	db_create src fmo original-source >/dev/null
+	db_create dst fmo original-destination >/dev/null
 	# A destination slower than the source, as one under other load is: a
 	# millisecond's pause every 40 rows caps it near 30,000 events/s, so
 	# that a backlog of thousands takes long enough for faults to land in
 	# its catch-up (this server copies several times faster without it).
 	# The trigger changes nothing in the rows.
-	psql_c dst fm "CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS \$\$
-		BEGIN
-			IF NEW.id % 40 = 0 THEN
-				PERFORM pg_sleep(0.001);
-			END IF;
-			RETURN NEW;
-		END \$\$;
-		CREATE TRIGGER slow_down BEFORE INSERT ON events
-			FOR EACH ROW EXECUTE FUNCTION slow_down()" >/dev/null
+	local db
+	for db in fm fmo; do
+		psql_c dst "$db" "CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS \$\$
+			BEGIN
+				IF NEW.id % 40 = 0 THEN
+					PERFORM pg_sleep(0.001);
+				END IF;
+				RETURN NEW;
+			END \$\$;
+			CREATE TRIGGER slow_down BEFORE INSERT ON events
+				FOR EACH ROW EXECUTE FUNCTION slow_down()" >/dev/null
+	done
 }
 
 teardown_file() {
@@ -54,8 +64,6 @@ teardown_file() {
 }
 
 setup() {
-	SRC=$(cluster_conninfo src fm)
-	DST=$(cluster_conninfo dst fm)
 	LOG=$BATS_TEST_TMPDIR/pipeline.log
 	ROUNDS_LOG=$BATS_TEST_TMPDIR/rounds.log
 	INSERTER_LOG=$BATS_TEST_TMPDIR/inserter.log
@@ -142,9 +150,16 @@ bounded() {
 	PGCONNECT_TIMEOUT=10 PGOPTIONS="-c statement_timeout=120s" "$@"
 }
 
-# q NAME SQL: psql_c on database fm of cluster NAME, bounded in time
+# use_db DB: the test's source and destination are database DB of src and dst
+use_db() {
+	DB=$1
+	SRC=$(cluster_conninfo src "$DB")
+	DST=$(cluster_conninfo dst "$DB")
+}
+
+# q NAME SQL: psql_c on the test's database (use_db) of cluster NAME, bounded in time
 q() {
-	bounded psql_c "$1" fm "$2"
+	bounded psql_c "$1" "$DB" "$2"
 }
 
 # server_up NAME: true while cluster NAME's server runs (pg_ctl status's
@@ -248,12 +263,12 @@ burst() {
 # events to the byte, N on a source-transaction boundary?  Sets N and, when
 # it is not, VIOLATION; returns 0 yes, 1 no, 2 a query failed.
 check_prefix() {
-	bounded prefix_check src fm dst fm
+	bounded prefix_check src "$DB" dst "$DB"
 }
 
 # maxid NAME: the largest id in cluster NAME's events (0: none)
 maxid() {
-	bounded events_maxid "$1" fm
+	bounded events_maxid "$1" "$DB"
 }
 
 # --- the matrix ----------------------------------------------------------
@@ -292,7 +307,7 @@ inject() {
 		;;
 	src-terminate)
 		pid=$(q src "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE datname = 'fm' AND pid <> pg_backend_pid()")
+			WHERE datname = '$DB' AND pid <> pg_backend_pid()")
 		DETAIL="terminated ${pid:-?} source backends"
 		;;
 	src-stop)
@@ -314,7 +329,7 @@ report() {
 	for fault in "${FAULTS[@]}"; do
 		counts+="${counts:+, }$fault ${INJECTED[$fault]:-0}"
 	done
-	summary="$ROUND rounds, $CLEAN clean, seed $SEED; $counts; $BEHIND during a catch-up, $IN_COPY aimed into a COPY"
+	summary="$ROUND rounds, $CLEAN clean, seed $SEED, schema $SCHEMA; $counts; $BEHIND during a catch-up, $IN_COPY aimed into a COPY"
 	summary+="; $SURVIVED survived (stopped by SIGTERM), $UNEXPECTED unexpected exits"
 	summary+="; $(maxid src 2>/dev/null || echo ?) events; $((SECONDS - STARTED)) s"
 	echo "# fault matrix: $summary" >&3
@@ -439,14 +454,25 @@ fault_round() {
 	start_group PID pipeline
 }
 
-@test "fault matrix: killed stages, crashed servers, the destination stays a boundary prefix" {
+# fault_matrix SCHEMA: the matrix on the source of that schema (sql or
+# original), for its share of FAULT_ROUNDS; skips when FAULT_SCHEMA leaves it out
+fault_matrix() {
 	local rounds=${FAULT_ROUNDS:-30} round target deadline
+	SCHEMA=$1
+	case ${FAULT_SCHEMA:-both} in
+	both) [[ $SCHEMA == sql ]] && rounds=$(((rounds + 1) / 2)) || rounds=$((rounds / 2)) ;;
+	"$SCHEMA") ;;
+	sql | original) skip "FAULT_SCHEMA=$FAULT_SCHEMA" ;;
+	*) fail "FAULT_SCHEMA must be sql, original or both, not '$FAULT_SCHEMA'" ;;
+	esac
+	((rounds > 0)) || skip "no rounds left for the $SCHEMA schema"
+	[[ $SCHEMA == sql ]] && use_db fm || use_db fmo
 	SEED=${FAULT_SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 	RANDOM=$SEED
 	STOP=$BATS_TEST_TMPDIR/stop
 	STARTED=$SECONDS ROUND=0 CLEAN=0 BEHIND=0 IN_COPY=0 SURVIVED=0 UNEXPECTED=0 WRITER=''
 	declare -gA INJECTED=()
-	echo "# fault matrix: seed $SEED, $rounds rounds (FAULT_SEED=$SEED replays them)" >&3
+	echo "# fault matrix ($SCHEMA schema): seed $SEED, $rounds rounds (FAULT_SEED=$SEED FAULT_SCHEMA=$SCHEMA FAULT_ROUNDS=$rounds replay them)" >&3
 	fault_order "$rounds"
 
 	# a backlog: loadgen's series, then one transaction larger than a batch
@@ -484,4 +510,12 @@ fault_round() {
 	report
 	assert_equal "$UNEXPECTED" 0
 	assert_equal "$CLEAN" "$rounds"
+}
+
+@test "fault matrix: killed stages, crashed servers, the destination stays a boundary prefix" {
+	fault_matrix sql
+}
+
+@test "fault matrix on the original's schema (slate-init-db's source)" {
+	fault_matrix original
 }

@@ -244,3 +244,49 @@ PersonSSNAdded|300"
 		(event #>> '{testingStats,dbOperationEventCount}') FROM events ORDER BY id DESC LIMIT 1"
 	assert_output t
 }
+
+@test "the original's source (slate-init-db): two at once, its stricter insert_events takes the awkward texts" {
+	db_create pg orig original-source
+	local ci
+	ci=$(cluster_conninfo pg orig)
+	"$LOADGEN" --seed 1 "${SMALL[@]}" --log-format json "$ci" 2>"$BATS_TEST_TMPDIR/a.log" 3>&- &
+	local a=$!
+	"$LOADGEN" --seed 2 "${SMALL[@]}" --log-format json "$ci" 2>"$BATS_TEST_TMPDIR/b.log" 3>&- &
+	local b=$! rc=0
+	wait $a || rc=$?
+	wait $b || rc=$((rc + $?))
+	tail -n 2 "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log"
+	assert_equal "$rc" 0
+	assert_equal "$(count orig)" $((2 * SMALL_TOTAL))
+	# the awkward texts that come nearest its checks made it in
+	run psql_c pg orig "SELECT count(*) > 0 FROM events WHERE event::text LIKE '%\$1[x]%'"
+	assert_output t
+	run psql_c pg orig "SELECT count(*) > 0 FROM events WHERE event::text LIKE '%\$2.50 or \$1[] each; \$12, then \$2;%'"
+	assert_output t
+	# and its checks are real: "$1[7]" or "$2," anywhere in the text is refused
+	run psql_c pg orig "SELECT insert_events(\$v\$(\$1[1], \$2, '{\"note\": \"\$1[7] is not an id\"}')\$v\$)"
+	assert_failure
+	assert_output --partial "Parameter index is not consecutive at ------> 7"
+	run psql_c pg orig "SELECT insert_events(\$v\$(\$1[1], \$2, '{\"note\": \"pay \$2, then\"}')\$v\$)"
+	assert_failure
+	run psql_c pg orig "DELETE FROM events WHERE id = 1"
+	assert_failure
+	assert_output --partial "cannot perform SQL command on events table:  DELETE"
+	assert_equal "$(count orig)" $((2 * SMALL_TOTAL))
+}
+
+@test "the original's restore_events() refills a source from a replica through dblink" {
+	db_create pg rsrc original-source
+	"$LOADGEN" --seed 4 --count-person 20 --count-filler 40 --count-person-delete 0 \
+		"$(cluster_conninfo pg rsrc)" 2>/dev/null
+	db_create pg rnew original-source
+	run psql_c pg rnew "SELECT rows_restored, next_insert_id FROM
+		restore_events('$pg_HOST:$pg_PORT', 'rsrc', 'postgres', '')"
+	assert_success
+	assert_output "100|101"
+	assert_equal "$(events_md5 pg rnew)" "$(events_md5 pg rsrc)"
+	# and writing goes on after the restored ids
+	"$LOADGEN" --seed 5 --count-person 1 --count-filler 0 --count-person-delete 0 \
+		"$(cluster_conninfo pg rnew)" 2>/dev/null
+	assert_equal "$(psql_c pg rnew "SELECT min(id), max(id), count(*) FROM events")" "1|103|103"
+}

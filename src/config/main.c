@@ -46,160 +46,6 @@ static void usage_error(const char *msg, const char *arg)
 	fprintf(stderr, "Try \"%s --help\" for more information.\n", progname);
 }
 
-/*
- * Reads the whole file at path (at most JV_MAX_INPUT bytes) into a malloced
- * buffer.  Returns NULL after printing one line about what went wrong.
- */
-static char *read_file(const char *path, size_t *len)
-{
-	char *buf = NULL;
-	size_t used = 0;
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "%s: could not open configuration file \"%s\": %s\n",
-				progname, path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "%s: could not read configuration file \"%s\": %s\n",
-				progname, path, strerror(EISDIR));
-		goto error;
-	}
-	/* one byte more than allowed tells a file at the limit from a larger one */
-	buf = malloc(JV_MAX_INPUT + 1);
-	if (buf == NULL) {
-		fprintf(stderr, "%s: out of memory\n", progname);
-		goto error;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + used, JV_MAX_INPUT + 1 - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "%s: could not read configuration file \"%s\": %s\n",
-					progname, path, strerror(errno));
-			goto error;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used > JV_MAX_INPUT) {
-			fprintf(stderr, "%s: configuration file \"%s\" is too large (more than %d bytes)\n",
-					progname, path, JV_MAX_INPUT);
-			goto error;
-		}
-	}
-	close(fd);
-	*len = used;
-	return buf;
-
-error:
-	if (buf != NULL) {
-		explicit_bzero(buf, used);
-		free(buf);
-	}
-	close(fd);
-	return NULL;
-}
-
-static bool write_all(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return false;
-		s += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* writes one pgpass line for conn if it has a password */
-static bool write_pgpass_line(int fd, const struct config_conn *conn)
-{
-	char *line;
-	bool ok;
-
-	if (conn->password == NULL)
-		return true;
-	line = config_pgpass_line(conn);
-	if (line == NULL) {
-		errno = ENOMEM;
-		return false;
-	}
-	ok = write_all(fd, line, strlen(line));
-	config_free_secret(line);
-	return ok;
-}
-
-/*
- * Writes the passwords of cfg to path in pgpass format.  path is created
- * with mode 0600, or is an existing regular file of ours that nobody else
- * can read (e.g. from mktemp), which is truncated.  Returns an exit code.
- */
-static int write_passfile(const char *path, const struct config *cfg)
-{
-	bool created = true;
-	struct stat st;
-	size_t i;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		created = false;
-		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		fprintf(stderr, "%s: could not open password file \"%s\": %s\n", progname, path, strerror(errno));
-		return EXIT_USAGE;
-	}
-	if (!created) {
-		const char *problem = NULL;
-
-		if (fstat(fd, &st) != 0)
-			problem = strerror(errno);
-		else if (!S_ISREG(st.st_mode))
-			problem = "not a regular file";
-		else if (st.st_uid != geteuid())
-			problem = "owned by another user";
-		else if ((st.st_mode & 077) != 0)
-			problem = "group or others have access (it must have mode 0600)";
-		if (problem != NULL) {
-			fprintf(stderr, "%s: refusing to write passwords to \"%s\": %s\n", progname, path, problem);
-			close(fd);
-			return EXIT_USAGE;
-		}
-	}
-	/* the umask may have taken more; libpq accepts no less strict a mode */
-	if ((created && fchmod(fd, 0600) != 0) || (!created && ftruncate(fd, 0) != 0))
-		goto error;
-	if (!write_pgpass_line(fd, &cfg->source))
-		goto error;
-	for (i = 0; i < cfg->ndests; i++)
-		if (!write_pgpass_line(fd, &cfg->dests[i]))
-			goto error;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto error;
-	}
-	return EXIT_OK;
-
-error:
-	fprintf(stderr, "%s: could not write password file \"%s\": %s\n", progname, path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (created)
-		unlink(path);
-	return EXIT_IO;
-}
-
 static bool print_conn(const char *key, const struct config_conn *conn)
 {
 	char *conninfo = config_conninfo(conn);
@@ -246,8 +92,6 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	const char *passfile = NULL;
 	struct config cfg;
-	char *buf;
-	size_t len = 0;
 	int c, rc;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0)) {
@@ -307,17 +151,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	buf = read_file(config_path, &len);
-	if (buf == NULL)
-		return EXIT_USAGE;
-	rc = config_parse_buffer(config_path, buf, len, &cfg, stderr);
-	explicit_bzero(buf, len);	/* it holds the passwords too */
-	free(buf);
-	if (rc != 0)
+	if (config_load(progname, CONFIG_REPLICATOR, config_path, &cfg) != 0)
 		return EXIT_USAGE;
 
+	rc = EXIT_OK;
 	if (passfile != NULL)
-		rc = write_passfile(passfile, &cfg);
+		rc = config_write_passfile(progname, passfile, &cfg);
 	else if (cfg.npasswords > 0)
 		fprintf(stderr, "%s: warning: %zu password%s in \"%s\" ignored; use --passfile FILE to pass %s to libpq\n",
 				progname, cfg.npasswords, cfg.npasswords == 1 ? "" : "s", config_path,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "diff.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -22,12 +23,17 @@ usage(void)
 {
 	printf("%s compares the events tables of two databases.\n\n"
 		   "Usage:\n  %s [OPTION]... CONNINFO_A CONNINFO_B\n"
-		   "  %s --validate [OPTION]... CONNINFO_A [CONNINFO_B]\n\n"
+		   "  %s --validate [OPTION]... CONNINFO_A [CONNINFO_B]\n"
+		   "  %s -c FILE [OPTION]... [CONNINFO_A [CONNINFO_B]]\n\n"
 		   "Each server checksums its own table in ranges of ids, both at once; only\n"
 		   "ranges that differ are narrowed down to rows.  The report on stdout gives\n"
 		   "row counts, first and last ids, holes, whether the first events match,\n"
 		   "then one line per differing id, and ends with \"equal\" or \"N differences\".\n\n"
 		   "Options:\n"
+		   "  -c, --config=FILE         the original eventsDiff's config file: the tables\n"
+		   "                            of events1Params and events2Params (unless\n"
+		   "                            CONNINFOs are given), maxDiffs, connectTimeout;\n"
+		   "                            options given here win (--config-filename too)\n"
 		   "      --max-diffs=N         stop after N differing ids\n"
 		   "      --validate            check each table as slate-loadgen writes it: ids\n"
 		   "                            from 1, complete insert groups, ts order\n"
@@ -38,7 +44,46 @@ usage(void)
 		   "  -?, --help                show this help, then exit\n\n"
 		   "Exit status: 0 equal (and valid), 1 different (or invalid), 2 trouble\n"
 		   "(bad options, unreachable database, missing table, stopped).\n",
-		   PROG, PROG, PROG);
+		   PROG, PROG, PROG, PROG);
+}
+
+/*
+ * -c FILE: read the eventsDiff config; fill in the connections the command
+ * line did not give (malloced into owned[]) and the settings it did not set.
+ * Its passwords go to a private pgpass file (*passfile) named in those
+ * conninfos, never argv.  Returns false after printing what is wrong.
+ */
+static bool
+apply_config(const char *path, int nargs, const char **conninfo, char **owned,
+			 int64_t *max_diffs, opt_common *common, char **passfile)
+{
+	struct config cfg;
+	const struct config_conn *conns[2];
+	bool		ok = false;
+
+	if (config_load(PROG, CONFIG_EVENTS_DIFF, path, &cfg) != 0)
+		return false;
+	conns[0] = &cfg.source;
+	conns[1] = &cfg.dests[0];
+	if (*max_diffs == 0)
+		*max_diffs = cfg.max_diffs;
+	if (common->connect_timeout == 0)
+		common->connect_timeout = (cfg.connect_timeout_ms + 999) / 1000;
+	if (nargs < 2 && !config_private_passfile(PROG, &cfg, passfile))
+		goto cleanup;
+	for (int i = nargs; i < 2; i++)
+	{
+		if ((owned[i] = config_conninfo_passfile(conns[i], *passfile)) == NULL)
+		{
+			fprintf(stderr, "%s: out of memory\n", PROG);
+			goto cleanup;
+		}
+		conninfo[i] = owned[i];
+	}
+	ok = true;
+cleanup:
+	config_free(&cfg);
+	return ok;
 }
 
 /*
@@ -126,7 +171,10 @@ main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{"max-diffs", required_argument, NULL, 'm'},
-		{"validate", no_argument, NULL, 'c'},
+		{"validate", no_argument, NULL, 'a'},
+		{"validate-tables", no_argument, NULL, 'a'},
+		{"config", required_argument, NULL, 'c'},
+		{"config-filename", required_argument, NULL, 'c'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -136,7 +184,10 @@ main(int argc, char **argv)
 	bool		validate = false;
 	opt_common common = {0, LOG_FORMAT_AUTO};
 	int			r;
-	const char *conninfo[2];
+	const char *conninfo[2] = {NULL, NULL};
+	const char *config_path = NULL;
+	char	   *owned[2] = {NULL, NULL};
+	char	   *passfile = NULL;
 	int			nsides,
 				status = DIFF_TROUBLE;
 	uint64_t	problems = 0;
@@ -144,7 +195,7 @@ main(int argc, char **argv)
 
 	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
 		return r;
-	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:" OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -152,8 +203,11 @@ main(int argc, char **argv)
 				if (!opt_int64(PROG, "max-diffs", optarg, 1, INT64_MAX, &max_diffs))
 					return DIFF_TROUBLE;
 				break;
-			case 'c':
+			case 'a':
 				validate = true;
+				break;
+			case 'c':
+				config_path = optarg;
 				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
@@ -162,24 +216,36 @@ main(int argc, char **argv)
 		}
 	}
 	nsides = argc - optind;
-	if (nsides < (validate ? 1 : 2))
-	{
-		opt_usage_error(PROG, validate ? "no database given" : "two databases are needed");
-		return DIFF_TROUBLE;
-	}
 	if (nsides > 2)
 	{
 		opt_usage_error(PROG, "too many command-line arguments (first is \"%s\")", argv[optind + 2]);
 		return DIFF_TROUBLE;
 	}
-	conninfo[0] = argv[optind];
-	conninfo[1] = nsides > 1 ? argv[optind + 1] : NULL;
+	for (int i = 0; i < nsides; i++)
+		conninfo[i] = argv[optind + i];
+	if (config_path != NULL)
+	{
+		if (!apply_config(config_path, nsides, conninfo, owned, &max_diffs, &common, &passfile))
+		{
+			config_private_passfile_remove(passfile);
+			free(owned[0]);
+			free(owned[1]);
+			return DIFF_TROUBLE;
+		}
+		nsides = 2;
+	}
+	if (nsides < (validate ? 1 : 2))
+	{
+		opt_usage_error(PROG, validate ? "no database given" : "two databases are needed");
+		return DIFF_TROUBLE;
+	}
 
 	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 	{
 		log_error("out of memory");
+		config_private_passfile_remove(passfile);
 		return DIFF_TROUBLE;
 	}
 	d->max_diffs = max_diffs;
@@ -190,6 +256,9 @@ main(int argc, char **argv)
 	if (!open_side(&d->s[0], "A", conninfo[0], (int) common.connect_timeout) ||
 		(nsides > 1 && !open_side(&d->s[1], "B", conninfo[1], (int) common.connect_timeout)))
 		goto cleanup;
+	/* connected: libpq needs the passwords no more */
+	config_private_passfile_remove(passfile);
+	passfile = NULL;
 
 	if (validate && !validate_tables(sides, nsides, max_diffs > 0 ? max_diffs : VALIDATE_SHOWN, &problems))
 		goto cleanup;
@@ -233,5 +302,8 @@ cleanup:
 	}
 	free(d->items);
 	free(d);
+	config_private_passfile_remove(passfile);
+	free(owned[0]);
+	free(owned[1]);
 	return status;
 }

@@ -16,11 +16,18 @@
  * Keep each object's members in that order when adding one.
  */
 
-/* Text that quoting code gets wrong: SQL and JSON specials, multi-byte UTF-8, "$1[". */
+/*
+ * Text that quoting code gets wrong: SQL and JSON specials, multi-byte UTF-8,
+ * the parameter markers.  The original slate-init-db's insert_events() scans
+ * its whole argument, JSON included, for "$1[<digits>]" (which must run 1..n)
+ * and "$2," (which must occur n times), so "$1[7]" or "$2, " inside an event
+ * makes it refuse the call: these come as close as that source accepts.
+ */
 static const char *const awkward_texts[] = {
 	"\"Bobby\"", "Robert'); DROP TABLE events; --", "back\\slash", "C:\\Users\\zoë\\notes.txt",
 	"it's \"quoted\" twice", "tab\there", "line one\nline two", "🦄 unicorn",
-	"emoji 👩‍💻 with a joiner", "日本語のメモ", "$1[7] is not an id", "$$ dollar $$ quotes",
+	"emoji 👩‍💻 with a joiner", "日本語のメモ", "$1[x] is not an id", "$$ dollar $$ quotes",
+	"$1 and $2 are not parameters", "$2.50 or $1[] each; $12, then $2;",
 	"'single' and ''doubled''", "ÆØÅ æøå", "\\u0041 is not an escape here", "trailing backslash \\",
 	"50\\% off; 100% sure", "Zoë's café", "Łódź – Kraków", "Nguyễn Thị Minh Khai",
 };
@@ -212,12 +219,16 @@ gen_free(generator *g)
 	free(g->deleted);
 	free(g->items);
 	free(g->offs);
+	free(g->filler_events);
+	free(g->filler_order);
 	sb_free(&g->json);
 }
 
 int64_t
 gen_remaining(const generator *g)
 {
+	if (g->perf)
+		return g->perf_total - g->perf_done;
 	return (g->persons - g->persons_made) * 3 + g->deletes_left + g->fillers_left;
 }
 
@@ -231,6 +242,12 @@ gen_kind_name(gen_kind k)
 		case GEN_PERSON_SSN_ADDED: return "PersonSSNAdded";
 		case GEN_PERSON_DELETED: return "PersonDeleted";
 		case GEN_FILLER: return "FillerEvent";
+		case GEN_USER_CREATED: return "User Created";
+		case GEN_USER_PHONE_CHANGED: return "User Phone Changed";
+		case GEN_USER_NAME_ADDED: return "User Name Added";
+		case GEN_USER_PHONE_ADDED: return "User Phone Added";
+		case GEN_FILLER_CREATED: return "Filler Created";
+		case GEN_FILLER_CHANGED: return "Filler Changed";
 		case GEN_NKINDS: break;
 	}
 	return "?";
@@ -368,7 +385,7 @@ put_data(generator *g, const gen_item *it, const char *entity)
 			sb_int(b, (int64_t) rand_below(g, 5));
 			sb_cat(b, "\"");
 			break;
-		case GEN_NKINDS:
+		default:			/* the perf series has put_perf_event */
 			break;
 	}
 	sb_cat(b, ", \"entity_id\": \"");
@@ -448,6 +465,168 @@ put_event(generator *g, const gen_item *it, size_t num, const char *op_ts)
 	sb_cat(b, "}}");
 }
 
+/* ---- the perf series of the original's loadPerfTestData ---- */
+
+bool
+gen_init_perf(generator *g, uint64_t seed, int64_t between, int64_t max_per_txn)
+{
+	memset(g, 0, sizeof(*g));
+	g->perf = true;
+	g->rng = seed;
+	g->person_key = splitmix64(&g->rng);
+	for (int i = 0; i < GEN_PERF_USERS; i++)
+		random_uuid(g, g->perf_users[i]);
+	for (int i = 0; i < GEN_PERF_INITIATORS; i++)
+		random_uuid(g, g->perf_initiators[i]);
+	g->perf_between = between;
+	g->perf_max = max_per_txn;
+	g->perf_total = (GEN_PERF_USERS * GEN_PERF_USER_EVENTS - 1) * between +
+		GEN_PERF_USERS * GEN_PERF_USER_EVENTS;
+	g->filler_events = calloc(GEN_PERF_FILLER_ENTITIES, sizeof(*g->filler_events));
+	g->filler_order = calloc(GEN_PERF_FILLER_ENTITIES, sizeof(*g->filler_order));
+	g->filler_next = GEN_PERF_FILLER_ENTITIES;
+	return g->filler_events != NULL && g->filler_order != NULL;
+}
+
+/*
+ * The filler entity for the next filler event: one of those with the fewest
+ * events so far.  Every entity has as many as the others at the start of a
+ * round, so taking them in a fresh random order each round is exactly that.
+ */
+static int
+next_filler_entity(generator *g)
+{
+	if (g->filler_next == GEN_PERF_FILLER_ENTITIES)
+	{
+		for (int i = 0; i < GEN_PERF_FILLER_ENTITIES; i++)
+			g->filler_order[i] = (uint32_t) i;
+		for (int i = GEN_PERF_FILLER_ENTITIES - 1; i > 0; i--)
+		{
+			int			j = (int) rand_below(g, (uint64_t) i + 1);
+			uint32_t	t = g->filler_order[i];
+
+			g->filler_order[i] = g->filler_order[j];
+			g->filler_order[j] = t;
+		}
+		g->filler_next = 0;
+	}
+	return (int) g->filler_order[g->filler_next++];
+}
+
+/* data.value: a date, a phone number or a name, as the kind of event says */
+static void
+put_perf_value(generator *g, gen_kind kind)
+{
+	char		v[64];
+
+	switch (kind)
+	{
+		case GEN_USER_CREATED:
+		case GEN_FILLER_CREATED:
+			snprintf(v, sizeof(v), "%04d-%02d-%02d", 1950 + (int) rand_below(g, 70),
+					 1 + (int) rand_below(g, 12), 1 + (int) rand_below(g, 28));
+			sb_json_string(&g->json, v);
+			break;
+		case GEN_USER_PHONE_CHANGED:
+		case GEN_USER_PHONE_ADDED:
+			snprintf(v, sizeof(v), "+1 %03d-555-%04d", 201 + (int) rand_below(g, 700),
+					 (int) rand_below(g, 10000));
+			sb_json_string(&g->json, v);
+			break;
+		default:
+			snprintf(v, sizeof(v), "%s %s", pick(g, first_names, n_first_names),
+					 pick(g, last_names, n_last_names));
+			sb_json_string(&g->json, v);
+			break;
+	}
+}
+
+/*
+ * Event number pos of the series: every (between + 1)-th is a user event,
+ * the users taking turns (all created, then each one's phone changed, ...),
+ * the rest filler events.  jsonb's key order, as everywhere here.
+ */
+static void
+put_perf_event(generator *g, int64_t pos)
+{
+	static const gen_kind user_kinds[GEN_PERF_USER_EVENTS] = {
+		GEN_USER_CREATED, GEN_USER_PHONE_CHANGED, GEN_USER_NAME_ADDED, GEN_USER_PHONE_ADDED
+	};
+	static const char *const commands[GEN_NKINDS] = {
+		[GEN_USER_CREATED] = "Create User", [GEN_USER_PHONE_CHANGED] = "Change User Phone",
+		[GEN_USER_NAME_ADDED] = "Add User Name", [GEN_USER_PHONE_ADDED] = "Add User Phone",
+		[GEN_FILLER_CREATED] = "Create Filler", [GEN_FILLER_CHANGED] = "Change Filler",
+	};
+	strbuf	   *b = &g->json;
+	char		entity[37];
+	gen_kind	kind;
+
+	if (pos % (g->perf_between + 1) == 0)
+	{
+		int64_t		u = pos / (g->perf_between + 1);
+
+		kind = user_kinds[u / GEN_PERF_USERS];
+		memcpy(entity, g->perf_users[u % GEN_PERF_USERS], sizeof(entity));
+	}
+	else
+	{
+		int			f = next_filler_entity(g);
+
+		kind = g->filler_events[f]++ == 0 ? GEN_FILLER_CREATED : GEN_FILLER_CHANGED;
+		/* beyond any person index, so never a person's UUID */
+		person_uuid(g, (INT64_C(1) << 40) + f, entity);
+	}
+	add_item(g, kind, 0);
+	sb_cat(b, "{\"data\": {\"value\": ");
+	put_perf_value(g, kind);
+	sb_cat(b, ", \"entityId\": \"");
+	sb_cat(b, entity);
+	sb_cat(b, "\"}, \"name\": \"");
+	sb_cat(b, gen_kind_name(kind));
+	sb_cat(b, "\", \"metadata\": {\"command\": \"");
+	sb_cat(b, commands[kind]);
+	sb_cat(b, "\", \"initiatorId\": \"");
+	sb_cat(b, g->perf_initiators[rand_below(g, GEN_PERF_INITIATORS)]);
+	sb_cat(b, "\"}}");
+}
+
+/* the next insert_events call of the perf series: up to perf_max events in order */
+static int
+perf_next_txn(generator *g)
+{
+	int64_t		n = gen_remaining(g);
+
+	g->count = 0;
+	g->json.len = 0;
+	if (n > g->perf_max)
+		n = g->perf_max;
+	if (n == 0)
+		return 0;
+	g->op_num++;
+	if (g->offs_cap < (size_t) n + 1)
+	{
+		size_t	   *p = realloc(g->offs, ((size_t) n + 1) * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		g->offs = p;
+		g->offs_cap = (size_t) n + 1;
+	}
+	for (int64_t k = 0; k < n; k++)
+	{
+		g->offs[k] = g->json.len;
+		put_perf_event(g, g->perf_done++);
+	}
+	g->offs[g->count] = g->json.len;
+	if (g->json.failed || g->count != (size_t) n)
+		return -1;
+	for (size_t k = 0; k < g->count; k++)
+		g->by_kind[g->items[k].kind]++;
+	g->events += n;
+	g->bytes += (int64_t) g->json.len;
+	return (int) n;
+}
+
 /*
  * A transaction aims at 1..28 events (about 15 on average) drawn from what is
  * left, people and filler in proportion, so both are spread over the run.  A
@@ -458,6 +637,8 @@ gen_next_txn(generator *g, const char *op_ts)
 {
 	uint64_t	target;
 
+	if (g->perf)
+		return perf_next_txn(g);
 	g->count = 0;
 	g->json.len = 0;
 	if (gen_remaining(g) == 0)

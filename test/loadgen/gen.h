@@ -1,4 +1,4 @@
-/* gen.h - slate-loadgen's event series: people, deletions and filler, grouped into transactions */
+/* gen.h - slate-loadgen's event series (people, deletions and filler; or the perf series), grouped into transactions */
 #ifndef SLATE_LOADGEN_GEN_H
 #define SLATE_LOADGEN_GEN_H
 
@@ -26,8 +26,21 @@ typedef enum gen_kind
 	GEN_PERSON_SSN_ADDED,
 	GEN_PERSON_DELETED,
 	GEN_FILLER,
+	/* the series of the original's loadPerfTestData */
+	GEN_USER_CREATED,
+	GEN_USER_PHONE_CHANGED,
+	GEN_USER_NAME_ADDED,
+	GEN_USER_PHONE_ADDED,
+	GEN_FILLER_CREATED,
+	GEN_FILLER_CHANGED,
 	GEN_NKINDS
 } gen_kind;
+
+/* the perf series: 3 users of 4 events each, between consecutive ones filler events */
+#define GEN_PERF_USERS 3
+#define GEN_PERF_USER_EVENTS 4
+#define GEN_PERF_FILLER_ENTITIES 1000
+#define GEN_PERF_INITIATORS 30
 
 typedef struct gen_item
 {
@@ -41,6 +54,18 @@ typedef struct generator
 	uint64_t	person_key;		/* person i's UUID is derived from (person_key, i) */
 	char		program_id[37];
 	char		initiators[8][37];	/* the application's users */
+
+	/* the perf series (perf is true): what gen_init_perf sets up */
+	bool		perf;
+	int64_t		perf_between;	/* filler events between consecutive user events */
+	int64_t		perf_max;		/* events per transaction at most */
+	int64_t		perf_total;
+	int64_t		perf_done;
+	char		perf_users[GEN_PERF_USERS][37];
+	char		perf_initiators[GEN_PERF_INITIATORS][37];
+	uint32_t   *filler_events;	/* events so far of each filler entity */
+	uint32_t   *filler_order;	/* this round's order of the filler entities */
+	int			filler_next;	/* position in filler_order */
 
 	int64_t		persons;		/* to create */
 	int64_t		persons_made;
@@ -71,6 +96,12 @@ typedef struct generator
  * Returns false when out of memory.
  */
 bool gen_init(generator *g, uint64_t seed, int64_t persons, int64_t deletes, int64_t fillers);
+/*
+ * Set up the original loadPerfTestData's series instead: user events with
+ * between filler events between consecutive ones (11 * between + 12 events),
+ * at most max_per_txn events per transaction.  Returns false when out of memory.
+ */
+bool gen_init_perf(generator *g, uint64_t seed, int64_t between, int64_t max_per_txn);
 void gen_free(generator *g);
 
 /* events still to generate */

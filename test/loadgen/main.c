@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "conn.h"
 #include "exitcodes.h"
 #include "gen.h"
@@ -39,6 +40,7 @@ typedef struct loadgen
 	int			inflight_head;
 	int			inflight_count;
 	int			status;
+	const char *source_desc;	/* --dry-run with -c: the config's source, no password */
 } loadgen;
 
 static double
@@ -65,13 +67,24 @@ usage(void)
 	printf("%s writes realistic slate event series (people and filler) into a source\n"
 		   "through insert_events(), or into a slate stream file.\n\n"
 		   "Usage:\n  %s [OPTION]... [CONNINFO]\n\n"
-		   "CONNINFO is a libpq connection string or URI; without it libpq's\n"
-		   "environment (PGHOST, PGDATABASE, ~/.pgpass, services...) applies.\n\n"
+		   "CONNINFO is a libpq connection string or URI; without it the -c file's\n"
+		   "eventSource, else libpq's environment (PGHOST, PGDATABASE, ~/.pgpass...).\n\n"
 		   "Options:\n"
+		   "  -c, --config=FILE            the original loadPersonData's (or\n"
+		   "                               loadPerfTestData's) config file: eventSource and\n"
+		   "                               connectTimeout; options given here win\n"
+		   "                               (--config-filename too)\n"
+		   "The person series (the original's loadPersonData):\n"
 		   "      --count-person=N         people to create, 3 events each (default 1000)\n"
 		   "      --count-filler=N         filler events (default 10000)\n"
 		   "      --count-person-delete=N  deletions of earlier people, at most one per\n"
 		   "                               person (default 50)\n"
+		   "The perf series (the original's loadPerfTestData), chosen by either option:\n"
+		   "      --filler-events-between=N  filler events between consecutive user events\n"
+		   "                               (default 10000): 3 users x 4 events, 11*N+12\n"
+		   "                               events, data.entityId the entity's UUID\n"
+		   "      --max-events-per-insert=N  events per insert_events call (default 25)\n"
+		   "Both:\n"
 		   "      --seed=N                 make the data reproducible (default: random)\n"
 		   "      --output=FILE            write a slate stream to FILE (\"-\": stdout)\n"
 		   "                               instead of connecting\n"
@@ -83,10 +96,11 @@ usage(void)
 		   "  -v, --verbose                log every transaction\n"
 		   "  -V, --version                output version information, then exit\n"
 		   "  -?, --help                   show this help, then exit\n\n"
-		   "Each insert_events() call is its own transaction and one \"db operation\" of\n"
-		   "the events' testingStats.  With --seed everything repeats except dbOperationTS,\n"
-		   "the client's clock at each call; with --seed and --output the file repeats\n"
-		   "byte for byte (its times are 2020-01-01 plus one microsecond per transaction).\n\n"
+		   "Each insert_events() call is its own transaction (in the person series one\n"
+		   "\"db operation\" of the events' testingStats).  With --seed everything\n"
+		   "repeats except dbOperationTS, the client's clock at each call; with --seed\n"
+		   "and --output the file repeats byte for byte (its times are 2020-01-01 plus\n"
+		   "one microsecond per transaction).\n\n"
 		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
 		   "5 output error.\n",
 		   PROG, PROG);
@@ -232,12 +246,16 @@ send_txn(loadgen *l)
 }
 
 static void
-run_source(loadgen *l, const char *conninfo, int timeout)
+run_source(loadgen *l, const char *conninfo, int timeout, char **passfile)
 {
 	char		op_ts[40];
 	int			n;
+	bool		ok = conn_open(&l->src, "source", conninfo, timeout);
 
-	if (!conn_open(&l->src, "source", conninfo, timeout))
+	/* connected or not, libpq needs the passwords no more */
+	config_private_passfile_remove(*passfile);
+	*passfile = NULL;
+	if (!ok)
 	{
 		l->status = EXIT_DB;
 		return;
@@ -273,7 +291,7 @@ run_source(loadgen *l, const char *conninfo, int timeout)
 		}
 		if (!send_txn(l))
 			return;
-		log_debug("db operation %" PRId64 ": %d events sent", l->gen.op_num, n);
+		log_debug("insert_events call %" PRId64 ": %d events sent", l->gen.op_num, n);
 	}
 	while (l->inflight_count > 0)
 		if (!collect_txn(l))
@@ -403,10 +421,22 @@ run_dry(loadgen *l, uint64_t seed)
 	int			n;
 
 	printf("%s dry run: nothing is inserted\n", PROG);
+	if (l->source_desc != NULL)
+		printf("source:               %s\n", l->source_desc);
 	printf("seed:                 %" PRIu64 "\n", seed);
-	printf("persons:              %" PRId64 " (3 events each)\n", g->persons);
-	printf("person deletions:     %" PRId64 "\n", g->deletes_left);
-	printf("filler events:        %" PRId64 "\n", g->fillers_left);
+	if (g->perf)
+	{
+		printf("series:               perf (%d users x %d events)\n", GEN_PERF_USERS,
+			   GEN_PERF_USER_EVENTS);
+		printf("filler events between: %" PRId64 "\n", g->perf_between);
+		printf("max events per insert: %" PRId64 "\n", g->perf_max);
+	}
+	else
+	{
+		printf("persons:              %" PRId64 " (3 events each)\n", g->persons);
+		printf("person deletions:     %" PRId64 "\n", g->deletes_left);
+		printf("filler events:        %" PRId64 "\n", g->fillers_left);
+	}
 	printf("events:               %" PRId64 "\n", gen_remaining(g));
 	gen_format_ts(wall_us(), op_ts, sizeof(op_ts));
 	while ((n = gen_next_txn(g, op_ts)) > 0)
@@ -445,6 +475,41 @@ run_dry(loadgen *l, uint64_t seed)
 	}
 }
 
+/*
+ * -c FILE: the config's eventSource as the conninfo (malloced into *owned,
+ * its password in a private pgpass file *passfile) unless one was given, and
+ * its connectTimeout unless --connect-timeout was.  *desc is the conninfo
+ * without the passfile, for --dry-run.  Returns false after saying why.
+ */
+static bool
+apply_config(const char *path, const char **conninfo, char **owned, char **desc,
+			 opt_common *common, char **passfile, bool want_passfile)
+{
+	struct config cfg;
+	bool		ok = false;
+
+	if (config_load(PROG, CONFIG_EVENT_SOURCE, path, &cfg) != 0)
+		return false;
+	if (common->connect_timeout == 0)
+		common->connect_timeout = (cfg.connect_timeout_ms + 999) / 1000;
+	if (*conninfo == NULL)
+	{
+		if (want_passfile && !config_private_passfile(PROG, &cfg, passfile))
+			goto cleanup;
+		if ((*owned = config_conninfo_passfile(&cfg.source, *passfile)) == NULL ||
+			(*desc = config_conninfo(&cfg.source)) == NULL)
+		{
+			fprintf(stderr, "%s: out of memory\n", PROG);
+			goto cleanup;
+		}
+		*conninfo = *owned;
+	}
+	ok = true;
+cleanup:
+	config_free(&cfg);
+	return ok;
+}
+
 /* a seed for runs without --seed: the clock and the process id */
 static uint64_t
 fresh_seed(void)
@@ -467,6 +532,10 @@ main(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"pipeline", required_argument, NULL, 'P'},
+		{"filler-events-between", required_argument, NULL, 'B'},
+		{"max-events-per-insert", required_argument, NULL, 'M'},
+		{"config", required_argument, NULL, 'c'},
+		{"config-filename", required_argument, NULL, 'c'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -475,34 +544,59 @@ main(int argc, char **argv)
 				fillers = 10000,
 				deletes = 50,
 				seed_opt = -1,
-				pipeline = 4;
+				pipeline = 4,
+				between = 10000,
+				max_per_insert = 25;
 	uint64_t	seed;
 	bool		dry_run = false;
 	bool		deletes_given = false;
+	bool		person_given = false;
+	bool		perf = false;
+	bool		ok;
 	const char *output = NULL;
 	const char *conninfo = NULL;
+	const char *config_path = NULL;
+	char	   *owned = NULL;
+	char	   *desc = NULL;
+	char	   *passfile = NULL;
 	opt_common common = {0, LOG_FORMAT_AUTO};
 	int			r;
 	int			c;
 
 	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
 		return r;
-	while ((c = getopt_long(argc, argv, OPT_COMMON_SHORT, long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:" OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
 			case 'p':
 				if (!opt_int64(PROG, "count-person", optarg, 0, INT32_MAX, &persons))
 					return EXIT_USAGE;
+				person_given = true;
 				break;
 			case 'f':
 				if (!opt_int64(PROG, "count-filler", optarg, 0, INT32_MAX, &fillers))
 					return EXIT_USAGE;
+				person_given = true;
 				break;
 			case 'd':
 				if (!opt_int64(PROG, "count-person-delete", optarg, 0, INT32_MAX, &deletes))
 					return EXIT_USAGE;
-				deletes_given = true;
+				deletes_given = person_given = true;
+				break;
+			case 'B':
+				/* 11 * N + 12 events must stay countable in an int64 */
+				if (!opt_int64(PROG, "filler-events-between", optarg, 0, INT32_MAX, &between))
+					return EXIT_USAGE;
+				perf = true;
+				break;
+			case 'M':
+				if (!opt_int64(PROG, "max-events-per-insert", optarg, 1, 100000, &max_per_insert))
+					return EXIT_USAGE;
+				perf = true;
+				break;
+			case 'c':
+				config_path = optarg;
 				break;
 			case 's':
 				if (!opt_int64(PROG, "seed", optarg, 0, INT64_MAX, &seed_opt))
@@ -536,16 +630,41 @@ main(int argc, char **argv)
 		opt_usage_error(PROG, "--output needs a file name (or \"-\" for stdout)");
 		return EXIT_USAGE;
 	}
+	if (output != NULL && config_path != NULL)
+	{
+		opt_usage_error(PROG, "--output writes a file instead of connecting: drop -c");
+		return EXIT_USAGE;
+	}
+	if (perf && person_given)
+	{
+		opt_usage_error(PROG, "--filler-events-between and --max-events-per-insert choose the perf "
+						"series, which has no --count-* options");
+		return EXIT_USAGE;
+	}
+	if (config_path != NULL &&
+		!apply_config(config_path, &conninfo, &owned, &desc, &common, &passfile, !dry_run))
+	{
+		config_private_passfile_remove(passfile);
+		free(owned);
+		free(desc);
+		return EXIT_USAGE;
+	}
 
 	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	memset(&l, 0, sizeof(l));
 	l.pipeline = (int) pipeline;
+	l.source_desc = desc;
 	seed = seed_opt >= 0 ? (uint64_t) seed_opt : fresh_seed();
-	if (!gen_init(&l.gen, seed, persons, deletes, fillers))
+	ok = perf ? gen_init_perf(&l.gen, seed, between, max_per_insert)
+		: gen_init(&l.gen, seed, persons, deletes, fillers);
+	if (!ok)
 	{
 		log_error("out of memory");
 		gen_free(&l.gen);
+		config_private_passfile_remove(passfile);
+		free(owned);
+		free(desc);
 		return EXIT_IO;
 	}
 	if (deletes_given && deletes > persons)
@@ -558,7 +677,7 @@ main(int argc, char **argv)
 	else if (output != NULL)
 		run_output(&l, output);
 	else
-		run_source(&l, conninfo, (int) common.connect_timeout);
+		run_source(&l, conninfo, (int) common.connect_timeout, &passfile);
 
 	if (!dry_run && l.status == EXIT_OK)
 	{
@@ -570,5 +689,8 @@ main(int argc, char **argv)
 		conn_close(&l.src);
 	sb_free(&l.values);
 	gen_free(&l.gen);
+	config_private_passfile_remove(passfile);
+	free(owned);
+	free(desc);
 	return l.status;
 }

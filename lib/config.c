@@ -1,18 +1,24 @@
-/* config.c - checks the value tree of a config file and turns it into struct config */
+/* config.c - reads the original's config files (replicator, eventsDiff, loaders) into struct config */
 #include "config.h"
+#include "exitcodes.h"
 #include "jsvalue.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* beyond this many errors (or warnings) only a count is printed */
 #define MAX_SHOWN 20
 
 struct checker {
+	const char *prog;			/* the program, first on every message */
 	const char *name;			/* the file, printable */
 	FILE *msgs;
 	unsigned errors;
@@ -22,7 +28,7 @@ struct checker {
 static void report(struct checker *ck, bool error, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-/* prints "slate-config: file:line:col: [warning: ]message"; counts it */
+/* prints "prog: file:line:col: [warning: ]message"; counts it */
 static void report(struct checker *ck, bool error, unsigned line, unsigned col, const char *fmt, ...)
 {
 	unsigned count = error ? ++ck->errors : ++ck->warnings;
@@ -30,7 +36,7 @@ static void report(struct checker *ck, bool error, unsigned line, unsigned col, 
 
 	if (ck->msgs == NULL || count > MAX_SHOWN)
 		return;
-	fprintf(ck->msgs, "slate-config: %s:%u:%u: %s", ck->name, line, col, error ? "" : "warning: ");
+	fprintf(ck->msgs, "%s: %s:%u:%u: %s", ck->prog, ck->name, line, col, error ? "" : "warning: ");
 	va_start(ap, fmt);
 	vfprintf(ck->msgs, fmt, ap);
 	va_end(ap);
@@ -236,11 +242,33 @@ static void check_conn(struct checker *ck, const struct jv *v, const char *path,
 	}
 }
 
-/* the same database: host (with port) and name, ignoring case */
+/*
+ * The port libpq uses for a host given without one: PGPORT's when it holds
+ * a valid port, else libpq's default (PGPORT that is not a number makes
+ * libpq refuse to connect at all, so the default is as good as any then).
+ */
+static int effective_port(const struct config_conn *c)
+{
+	const char *env = getenv("PGPORT");
+	char *end;
+	long v;
+
+	if (c->port != 0)
+		return c->port;
+	if (env != NULL && *env != '\0') {
+		errno = 0;
+		v = strtol(env, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= 1 && v <= 65535)
+			return (int)v;
+	}
+	return CONFIG_DEFAULT_PORT;
+}
+
+/* the same database: host (with the port libpq will use) and name, ignoring case */
 static int compare_conn(const struct config_conn *a, const struct config_conn *b)
 {
-	int pa = a->port ? a->port : CONFIG_DEFAULT_PORT;
-	int pb = b->port ? b->port : CONFIG_DEFAULT_PORT;
+	int pa = effective_port(a);
+	int pb = effective_port(b);
 	int d = strcasecmp(a->host, b->host);
 
 	if (d != 0)
@@ -296,7 +324,8 @@ static void check_unique(struct checker *ck, struct config *cfg)
 	free(sorted);
 }
 
-static void check_config(struct checker *ck, const struct jv *root, struct config *cfg)
+/* the replicator's config.js */
+static void check_replicator(struct checker *ck, const struct jv *root, struct config *cfg)
 {
 	static const char *const keys[] = {
 		"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations"
@@ -311,8 +340,8 @@ static void check_config(struct checker *ck, const struct jv *root, struct confi
 	take_integer(ck, f[0], "maxEventsPerWrite", 1, INT_MAX, &cfg->max_events_per_write);
 	if (cfg->max_events_per_write < CONFIG_MIN_EVENTS_PER_WRITE) {
 		if (ck->msgs != NULL)
-			fprintf(ck->msgs, "slate-config: maxEventsPerWrite %lld raised to the minimum %d\n",
-					cfg->max_events_per_write, CONFIG_MIN_EVENTS_PER_WRITE);
+			fprintf(ck->msgs, "%s: maxEventsPerWrite %lld raised to the minimum %d\n",
+					ck->prog, cfg->max_events_per_write, CONFIG_MIN_EVENTS_PER_WRITE);
 		cfg->max_events_per_write = CONFIG_MIN_EVENTS_PER_WRITE;
 	}
 	cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
@@ -349,13 +378,70 @@ static void check_config(struct checker *ck, const struct jv *root, struct confi
 	if (ck->errors == 0)
 		check_unique(ck, cfg);
 
-	cfg->npasswords = cfg->source.password != NULL;
-	for (i = 0; i < cfg->ndests; i++)
-		cfg->npasswords += cfg->dests[i].password != NULL;
+}
+
+/* a connection object that must be there: field `key` of root */
+static void take_conn(struct checker *ck, const struct jv *root, const struct jv *v,
+					  const char *key, struct config_conn *out)
+{
+	if (v == NULL)
+		report(ck, true, root->line, root->col, "missing required field '%s'", key);
+	else
+		check_conn(ck, v, key, out);
+}
+
+/* eventsDiff's config: two connections, maxEventsPerRead, maxDiffs */
+static void check_events_diff(struct checker *ck, const struct jv *root, struct config *cfg)
+{
+	static const char *const keys[] = {
+		"maxEventsPerRead", "maxDiffs", "connectTimeout", "events1Params", "events2Params"
+	};
+	const struct jv *f[5];
+
+	collect_fields(ck, root, "", keys, 5, f);
+	cfg->max_events_per_read = CONFIG_MIN_EVENTS_PER_READ;
+	take_integer(ck, f[0], "maxEventsPerRead", 1, INT_MAX, &cfg->max_events_per_read);
+	if (cfg->max_events_per_read < CONFIG_MIN_EVENTS_PER_READ) {
+		if (ck->msgs != NULL)
+			fprintf(ck->msgs, "%s: maxEventsPerRead %lld raised to the minimum %d\n",
+					ck->prog, cfg->max_events_per_read, CONFIG_MIN_EVENTS_PER_READ);
+		cfg->max_events_per_read = CONFIG_MIN_EVENTS_PER_READ;
+	}
+	cfg->max_diffs = 0;
+	take_integer(ck, f[1], "maxDiffs", 1, LLONG_MAX, &cfg->max_diffs);
+	cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
+	take_integer(ck, f[2], "connectTimeout", 1, INT_MAX, &cfg->connect_timeout_ms);
+
+	take_conn(ck, root, f[3], "events1Params", &cfg->source);
+	cfg->dests = calloc(1, sizeof *cfg->dests);
+	if (cfg->dests == NULL) {
+		report(ck, true, root->line, root->col, "out of memory");
+		return;
+	}
+	cfg->ndests = 1;
+	take_conn(ck, root, f[4], "events2Params", &cfg->dests[0]);
+}
+
+/* loadPersonData's (and loadPerfTestData's) config: one event source */
+static void check_event_source(struct checker *ck, const struct jv *root, struct config *cfg)
+{
+	static const char *const keys[] = { "connectTimeout", "eventSource" };
+	const struct jv *f[2];
+
+	collect_fields(ck, root, "", keys, 2, f);
+	cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
+	take_integer(ck, f[0], "connectTimeout", 1, INT_MAX, &cfg->connect_timeout_ms);
+	take_conn(ck, root, f[1], "eventSource", &cfg->source);
 }
 
 int config_parse_buffer(const char *name, const char *buf, size_t len,
 						struct config *cfg, FILE *msgs)
+{
+	return config_parse("slate-config", CONFIG_REPLICATOR, name, buf, len, cfg, msgs);
+}
+
+int config_parse(const char *prog, enum config_kind kind, const char *name,
+				 const char *buf, size_t len, struct config *cfg, FILE *msgs)
 {
 	struct checker ck;
 	struct jv_error err;
@@ -363,7 +449,9 @@ int config_parse_buffer(const char *name, const char *buf, size_t len,
 	char shown[256];
 
 	memset(cfg, 0, sizeof *cfg);
+	cfg->kind = kind;
 	printable(shown, sizeof shown, name);
+	ck.prog = prog;
 	ck.name = shown;
 	ck.msgs = msgs;
 	ck.errors = ck.warnings = 0;
@@ -371,20 +459,34 @@ int config_parse_buffer(const char *name, const char *buf, size_t len,
 	root = jv_parse_program(buf, len, &err);
 	if (root == NULL) {
 		if (msgs != NULL)
-			fprintf(msgs, "slate-config: %s:%u:%u: %s\n", shown, err.line, err.col, err.msg);
+			fprintf(msgs, "%s: %s:%u:%u: %s\n", prog, shown, err.line, err.col, err.msg);
 		return -1;
 	}
-	check_config(&ck, root, cfg);
+	switch (kind) {
+	case CONFIG_REPLICATOR:
+		check_replicator(&ck, root, cfg);
+		break;
+	case CONFIG_EVENTS_DIFF:
+		check_events_diff(&ck, root, cfg);
+		break;
+	case CONFIG_EVENT_SOURCE:
+		check_event_source(&ck, root, cfg);
+		break;
+	}
 	jv_free(root);
 
 	if (msgs != NULL && ck.warnings > MAX_SHOWN)
-		fprintf(msgs, "slate-config: %s: %u more warnings not shown\n", shown, ck.warnings - MAX_SHOWN);
+		fprintf(msgs, "%s: %s: %u more warnings not shown\n", prog, shown, ck.warnings - MAX_SHOWN);
 	if (msgs != NULL && ck.errors > MAX_SHOWN)
-		fprintf(msgs, "slate-config: %s: %u more errors not shown\n", shown, ck.errors - MAX_SHOWN);
+		fprintf(msgs, "%s: %s: %u more errors not shown\n", prog, shown, ck.errors - MAX_SHOWN);
 	if (ck.errors > 0) {
 		config_free(cfg);
+		cfg->kind = kind;
 		return -1;
 	}
+	cfg->npasswords = cfg->source.password != NULL;
+	for (size_t i = 0; i < cfg->ndests; i++)
+		cfg->npasswords += cfg->dests[i].password != NULL;
 	return 0;
 }
 
@@ -490,8 +592,15 @@ static void build_pgpass_line(struct out *o, const struct config_conn *c)
 	/* libpq looks up socket directories as "localhost" */
 	put_pgpass_field(o, c->host[0] == '/' || c->host[0] == '@' ? "localhost" : c->host);
 	put_char(o, ':');
-	snprintf(port, sizeof port, "%d", c->port ? c->port : CONFIG_DEFAULT_PORT);
-	put_str(o, port);
+	/*
+	 * No port in the config: libpq takes PGPORT's or its default, whichever
+	 * it is when it connects, so the line must match any.
+	 */
+	if (c->port != 0) {
+		snprintf(port, sizeof port, "%d", c->port);
+		put_str(o, port);
+	} else
+		put_char(o, '*');
 	put_char(o, ':');
 	put_pgpass_field(o, c->dbname);
 	put_char(o, ':');
@@ -526,4 +635,237 @@ char *config_conninfo(const struct config_conn *conn)
 char *config_pgpass_line(const struct config_conn *conn)
 {
 	return build(build_pgpass_line, conn);
+}
+
+/* conninfo, then " passfile='...'" when passfile is not NULL */
+char *config_conninfo_passfile(const struct config_conn *conn, const char *passfile)
+{
+	struct out o = { NULL, 0 };
+	char *base = config_conninfo(conn);
+
+	if (base == NULL || passfile == NULL)
+		return base;
+	for (int pass = 0; pass < 2; pass++) {
+		o.len = 0;
+		put_str(&o, base);
+		put_str(&o, " passfile=");
+		put_conninfo_value(&o, passfile);
+		if (pass == 0 && (o.buf = malloc(o.len + 1)) == NULL)
+			break;
+	}
+	if (o.buf != NULL)
+		o.buf[o.len] = '\0';
+	free(base);
+	return o.buf;
+}
+
+/* ---- files ---- */
+
+char *config_read_file(const char *prog, const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t used = 0;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: could not open configuration file \"%s\": %s\n",
+				prog, path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: could not read configuration file \"%s\": %s\n",
+				prog, path, strerror(EISDIR));
+		goto error;
+	}
+	/* one byte more than allowed tells a file at the limit from a larger one */
+	buf = malloc(JV_MAX_INPUT + 1);
+	if (buf == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		goto error;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + used, JV_MAX_INPUT + 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "%s: could not read configuration file \"%s\": %s\n",
+					prog, path, strerror(errno));
+			goto error;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > JV_MAX_INPUT) {
+			fprintf(stderr, "%s: configuration file \"%s\" is too large (more than %d bytes)\n",
+					prog, path, JV_MAX_INPUT);
+			goto error;
+		}
+	}
+	close(fd);
+	*len = used;
+	return buf;
+
+error:
+	if (buf != NULL) {
+		explicit_bzero(buf, used);
+		free(buf);
+	}
+	close(fd);
+	return NULL;
+}
+
+int config_load(const char *prog, enum config_kind kind, const char *path, struct config *cfg)
+{
+	size_t len = 0;
+	char *buf;
+	int rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	buf = config_read_file(prog, path, &len);
+	if (buf == NULL)
+		return -1;
+	rc = config_parse(prog, kind, path, buf, len, cfg, stderr);
+	explicit_bzero(buf, len);	/* it holds the passwords too */
+	free(buf);
+	return rc;
+}
+
+static bool write_all(int fd, const char *s, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, s, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		s += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* writes one pgpass line for conn if it has a password */
+static bool write_pgpass_line(int fd, const struct config_conn *conn)
+{
+	char *line;
+	bool ok;
+
+	if (conn->password == NULL)
+		return true;
+	line = config_pgpass_line(conn);
+	if (line == NULL) {
+		errno = ENOMEM;
+		return false;
+	}
+	ok = write_all(fd, line, strlen(line));
+	config_free_secret(line);
+	return ok;
+}
+
+int config_write_passfile(const char *prog, const char *path, const struct config *cfg)
+{
+	bool created = true;
+	struct stat st;
+	size_t i;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "%s: could not open password file \"%s\": %s\n", prog, path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (!created) {
+		const char *problem = NULL;
+
+		if (fstat(fd, &st) != 0)
+			problem = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			problem = "not a regular file";
+		else if (st.st_uid != geteuid())
+			problem = "owned by another user";
+		else if ((st.st_mode & 077) != 0)
+			problem = "group or others have access (it must have mode 0600)";
+		if (problem != NULL) {
+			fprintf(stderr, "%s: refusing to write passwords to \"%s\": %s\n", prog, path, problem);
+			close(fd);
+			return EXIT_USAGE;
+		}
+	}
+	/* the umask may have taken more; libpq accepts no less strict a mode */
+	if ((created && fchmod(fd, 0600) != 0) || (!created && ftruncate(fd, 0) != 0))
+		goto error;
+	if (!write_pgpass_line(fd, &cfg->source))
+		goto error;
+	for (i = 0; i < cfg->ndests; i++)
+		if (!write_pgpass_line(fd, &cfg->dests[i]))
+			goto error;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto error;
+	}
+	return EXIT_OK;
+
+error:
+	fprintf(stderr, "%s: could not write password file \"%s\": %s\n", prog, path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlink(path);
+	return EXIT_IO;
+}
+
+/* the file name inside the private directory */
+#define PRIVATE_PASSFILE "/pgpass"
+
+bool config_private_passfile(const char *prog, const struct config *cfg, char **path)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *p;
+	size_t n;
+
+	*path = NULL;
+	if (cfg->npasswords == 0)
+		return true;
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	n = strlen(tmp) + sizeof "/slate-pass.XXXXXX" + sizeof PRIVATE_PASSFILE;
+	if ((p = malloc(n)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return false;
+	}
+	snprintf(p, n, "%s/slate-pass.XXXXXX", tmp);
+	/* a directory of our own (0700): nobody can swap the file under us */
+	if (mkdtemp(p) == NULL) {
+		fprintf(stderr, "%s: could not create a private directory in \"%s\": %s\n",
+				prog, tmp, strerror(errno));
+		free(p);
+		return false;
+	}
+	strcat(p, PRIVATE_PASSFILE);
+	if (config_write_passfile(prog, p, cfg) != EXIT_OK) {
+		p[strlen(p) - strlen(PRIVATE_PASSFILE)] = '\0';
+		rmdir(p);
+		free(p);
+		return false;
+	}
+	*path = p;
+	return true;
+}
+
+void config_private_passfile_remove(char *path)
+{
+	if (path == NULL)
+		return;
+	unlink(path);
+	path[strlen(path) - strlen(PRIVATE_PASSFILE)] = '\0';
+	rmdir(path);
+	free(path);
 }
