@@ -1,4 +1,5 @@
 /* events.c - questions both sides ask of an events table */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,148 @@ events_equal(const stream_event *a, const stream_event *b)
 {
 	return a->id == b->id && a->ts == b->ts && a->event_len == b->event_len &&
 		memcmp(a->event, b->event, a->event_len) == 0;
+}
+
+int64_t
+events_ts_to_ms(int64_t ts)
+{
+	/* floor, not C's truncation toward zero: before 2000 ts is negative */
+	return ts - ((ts % 1000) + 1000) % 1000;
+}
+
+static bool
+json_number_start(char ch)
+{
+	return ch == '-' || (ch >= '0' && ch <= '9');
+}
+
+static size_t
+json_number_len(const char *s, size_t len)
+{
+	size_t		n = 0;
+
+	while (n < len && (json_number_start(s[n]) || s[n] == '.' || s[n] == '+' || s[n] == 'e' || s[n] == 'E'))
+		n++;
+	return n;
+}
+
+/* the double JavaScript's JSON.parse makes of a number's text (strtod rounds to nearest, as it does) */
+static double
+json_number_value(const char *s, size_t len)
+{
+	char		small[64];
+	char	   *buf = small;
+	double		v;
+
+	/* numeric allows 131072 digits; only such monsters need the heap */
+	if (len >= sizeof(small) && (buf = malloc(len + 1)) == NULL)
+		return NAN;				/* never equal: "differs" rather than a wrong "same" */
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	v = strtod(buf, NULL);
+	if (buf != small)
+		free(buf);
+	return v;
+}
+
+/*
+ * Both texts come from jsonb_out, which writes one canonical form (keys in
+ * jsonb's order, the same spacing and string escapes for equal values), so a
+ * walk in step compares everything but numbers to the byte.
+ */
+bool
+events_json_equal_js(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t		i = 0,
+				j = 0;
+	bool		in_string = false;
+
+	while (i < alen && j < blen)
+	{
+		if (!in_string && json_number_start(a[i]) && json_number_start(b[j]))
+		{
+			size_t		na = json_number_len(a + i, alen - i);
+			size_t		nb = json_number_len(b + j, blen - j);
+
+			if ((na != nb || memcmp(a + i, b + j, na) != 0) &&
+				!(json_number_value(a + i, na) == json_number_value(b + j, nb)))
+				return false;
+			i += na;
+			j += nb;
+			continue;
+		}
+		if (a[i] != b[j])
+			return false;
+		if (in_string && a[i] == '\\')
+		{
+			/* the escaped character belongs to the string, whatever it is */
+			if (i + 1 >= alen || j + 1 >= blen || a[i + 1] != b[j + 1])
+				return false;
+			i += 2;
+			j += 2;
+			continue;
+		}
+		if (a[i] == '"')
+			in_string = !in_string;
+		i++;
+		j++;
+	}
+	return i == alen && j == blen;
+}
+
+events_comparison
+events_compare(const stream_event *source, const stream_event *copy)
+{
+	events_comparison c;
+
+	c.same_id = source->id == copy->id;
+	if (source->ts == copy->ts)
+		c.ts = MATCH_SAME;
+	else if (events_ts_to_ms(source->ts) == copy->ts)
+		c.ts = MATCH_ORIGINAL;
+	else
+		c.ts = MATCH_DIFFERENT;
+	if (source->event_len == copy->event_len && memcmp(source->event, copy->event, copy->event_len) == 0)
+		c.event = MATCH_SAME;
+	else if (events_json_equal_js(source->event, source->event_len, copy->event, copy->event_len))
+		c.event = MATCH_ORIGINAL;
+	else
+		c.event = MATCH_DIFFERENT;
+	return c;
+}
+
+events_match
+events_comparison_verdict(const events_comparison *c)
+{
+	if (!c->same_id)
+		return MATCH_DIFFERENT;
+	return c->ts > c->event ? c->ts : c->event;
+}
+
+const char *
+events_comparison_differs(const events_comparison *c)
+{
+	if (!c->same_id)
+		return "id differs";
+	if (c->ts == MATCH_DIFFERENT && c->event == MATCH_DIFFERENT)
+		return "ts and event differ";
+	if (c->ts == MATCH_DIFFERENT)
+		return "ts differs";
+	if (c->event == MATCH_DIFFERENT)
+		return "event differs";
+	return "";
+}
+
+const char *
+events_comparison_original(const events_comparison *c)
+{
+	if (c->ts == MATCH_ORIGINAL && c->event == MATCH_ORIGINAL)
+		return "ts cut to the millisecond, JSON numbers re-serialised";
+	if (c->ts == MATCH_ORIGINAL)
+		return "ts cut to the millisecond";
+	if (c->event == MATCH_ORIGINAL)
+		return "JSON numbers re-serialised";
+	return "";
 }
 
 bool

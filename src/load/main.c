@@ -14,6 +14,7 @@
 #include "log.h"
 #include "opts.h"
 #include "pgcopy.h"
+#include "repair.h"
 #include "signals.h"
 #include "stream.h"
 #include "version.h"
@@ -32,6 +33,9 @@ typedef struct load
 	int			lock_wait_s;
 	bool		sync_commit;
 	bool		check_only;		/* validate against the header, write nothing */
+	bool		repair_mode;	/* --repair: rewrite the original's rows, append nothing */
+	bool		original_warned;	/* the original's rows have been reported (or need not be) */
+	repair	   *rep;
 
 	uint64_t	dest_max;		/* destination max(id) when we started */
 	uint64_t	pos;			/* last id committed or in the open batch */
@@ -87,6 +91,14 @@ usage(void)
 		   "      --check                   validate the destination against the stream's\n"
 		   "                                header (and its ids for holes), then exit\n"
 		   "                                without writing\n"
+		   "      --repair                  rewrite the destination's rows that the original\n"
+		   "                                replicator wrote (ts cut to the millisecond, JSON\n"
+		   "                                numbers re-serialised) to the stream's exact bytes;\n"
+		   "                                refuse any row that differs otherwise; append\n"
+		   "                                nothing.  Takes the writer lock: stop the\n"
+		   "                                replicator first.  Rerun to resume after a kill.\n"
+		   "      --no-original-warning     do not warn about rows the original replicator\n"
+		   "                                wrote (pipeline.sh's start-up check already did)\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -95,7 +107,8 @@ usage(void)
 		   "  -V, --version                 output version information, then exit\n"
 		   "  -?, --help                    show this help, then exit\n\n"
 		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
-		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked).\n",
+		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked,\n"
+		   "--repair: a row that differs beyond the original's precision).\n",
 		   PROG, PROG);
 }
 
@@ -317,6 +330,49 @@ maybe_commit(load *l, bool idle)
 	return true;
 }
 
+/*
+ * The destination's first event against the source's: the same, or the same
+ * as the original replicator wrote it (then continue, warning once), or not.
+ */
+static bool
+check_first(load *l, const stream_header *h, const stream_event *first)
+{
+	events_comparison c = events_compare(&h->first, first);
+	char		src_ts[48],
+				dst_ts[48];
+
+	switch (events_comparison_verdict(&c))
+	{
+		case MATCH_SAME:
+			return true;
+		case MATCH_ORIGINAL:
+			if (!l->original_warned && !l->repair_mode)
+				log_warn("destination (%s) holds events written by the original replicator: its first "
+						 "event (id %" PRIu64 ") is the source's with %s. Continuing after id %" PRIu64
+						 ", byte-exact from there. To make the older rows exact too, stop the replicator "
+						 "and run: slate-extract --until %" PRIu64 " SOURCE | slate-load --repair DESTINATION",
+						 l->dst.desc, first->id, events_comparison_original(&c), l->dest_max, l->dest_max);
+			l->original_warned = true;
+			return true;
+		case MATCH_DIFFERENT:
+			break;
+	}
+	if (!c.same_id)
+	{
+		log_error("destination (%s) does not start where the source does: its first event is id %" PRIu64
+				  ", the source's id %" PRIu64 " (source %s)", l->dst.desc, first->id, h->first.id, h->source);
+		return false;
+	}
+	pg_ts_format(h->first.ts, src_ts, sizeof(src_ts));
+	pg_ts_format(first->ts, dst_ts, sizeof(dst_ts));
+	log_error("destination (%s): its first event (id %" PRIu64 ") is not the source's, even as the original "
+			  "replicator would have written it: %s (ts %s, the source's %s; event %s as JSON values); "
+			  "it holds another source's events or altered ones (source %s)",
+			  l->dst.desc, first->id, events_comparison_differs(&c), dst_ts, src_ts,
+			  c.event == MATCH_DIFFERENT ? "not equal" : "equal", h->source);
+	return false;
+}
+
 static bool
 check_header(load *l, const stream_header *h)
 {
@@ -344,24 +400,18 @@ check_header(load *l, const stream_header *h)
 		log_error("destination (%s) has events but the source (%s) has none", l->dst.desc, h->source);
 		ok = false;
 	}
-	else if (ends.has_first && !events_equal(&ends.first, &h->first))
-	{
-		log_error("destination (%s) holds events of another source: its first event (id %" PRIu64
-				  ") differs from the source's (id %" PRIu64 ", source %s)",
-				  l->dst.desc, ends.first.id, h->first.id, h->source);
-		ok = false;
-	}
+	else if (ends.has_first)
+		ok = check_first(l, h, &ends.first);
 	events_ends_clear(&ends);
 	if (!ok)
 		l->status = EXIT_REFUSED;
 	return ok;
 }
 
+/* ids within a stream rise by exactly 1; count the event */
 static bool
-on_event(load *l, stream_reader *in, const stream_event *e)
+stream_order_ok(load *l, stream_reader *in, const stream_event *e)
 {
-	uint64_t	accepted = l->hold_events > 0 ? l->hold_last : l->pos;
-
 	if (l->stream_prev != 0 && e->id != l->stream_prev + 1)
 	{
 		log_error("stdin: byte offset %" PRIu64 ": event id %" PRIu64 " follows id %" PRIu64
@@ -372,6 +422,16 @@ on_event(load *l, stream_reader *in, const stream_event *e)
 	}
 	l->stream_prev = e->id;
 	l->stream_count++;
+	return true;
+}
+
+static bool
+on_event(load *l, stream_reader *in, const stream_event *e)
+{
+	uint64_t	accepted = l->hold_events > 0 ? l->hold_last : l->pos;
+
+	if (!stream_order_ok(l, in, e))
+		return false;
 	if (e->id <= accepted)
 		return true;			/* already there: replays and overlaps are harmless */
 	if (e->id != accepted + 1)
@@ -443,6 +503,12 @@ salvage(load *l)
  * pg_locks a bigint key shows as classid (high 32 bits), objid (low 32 bits)
  * and objsubid 1; objsubid 2 is a pg_advisory_lock(int4, int4) with the same bits.
  */
+static const char *
+lock_hint(const load *l)
+{
+	return l->repair_mode ? " (--repair takes the writer lock too: stop the replicator first)" : "";
+}
+
 static bool
 take_lock(load *l)
 {
@@ -478,16 +544,16 @@ take_lock(load *l)
 	/* another role's address and start are hidden from us without pg_read_all_stats */
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 4))
 		log_error("destination (%s) is already being written by pid %s (%s as %s); "
-				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
-				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+				  "only one writer per destination%s", l->dst.desc, PQgetvalue(res, 0, 0),
+				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), lock_hint(l));
 	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		log_error("destination (%s) is already being written by pid %s (%s as %s from %s, since %s); "
-				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
+				  "only one writer per destination%s", l->dst.desc, PQgetvalue(res, 0, 0),
 				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-				  PQgetvalue(res, 0, 4));
+				  PQgetvalue(res, 0, 4), lock_hint(l));
 	else
 		log_error("destination (%s) is already being written by another session; "
-				  "only one writer per destination", l->dst.desc);
+				  "only one writer per destination%s", l->dst.desc, lock_hint(l));
 	PQclear(res);
 	l->status = EXIT_REFUSED;
 	return false;
@@ -506,11 +572,16 @@ run(load *l)
 		if (r == STREAM_STOP || (r != STREAM_MSG && stop_requested))
 		{
 			batch_end(l, "stopped by signal");
-			log_info("stopped by signal; committed through id %" PRIu64, l->committed);
+			if (l->repair_mode)
+				log_info("stopped by signal; the batch under way was not changed; rerun to resume");
+			else
+				log_info("stopped by signal; committed through id %" PRIu64, l->committed);
 			return;
 		}
 		if (r == STREAM_EOF)
 		{
+			if (l->ended && l->rep != NULL)
+				l->status = repair_finish(l->rep);
 			if (l->ended)
 				return;
 			log_error("stdin: byte offset %" PRIu64 ": the stream ends without an end marker (cut?); "
@@ -553,6 +624,12 @@ run(load *l)
 					log_info("destination (%s) is valid for source %s", l->dst.desc, m.hdr.source);
 					return;
 				}
+				if (l->repair_mode && l->rep == NULL &&
+					(l->rep = repair_new(&l->dst, l->dest_max, l->max_per_write)) == NULL)
+				{
+					l->status = EXIT_IO;
+					return;
+				}
 				l->have_header = true;
 				l->ended = false;
 				l->stream_prev = 0;
@@ -562,6 +639,14 @@ run(load *l)
 						  m.hdr.source, m.hdr.producer, m.hdr.after);
 				break;
 			case MSG_EVENT:
+				if (l->repair_mode && !l->ended)
+				{
+					if (!stream_order_ok(l, l->in, &m.ev))
+						return;
+					if ((l->status = repair_event(l->rep, &m.ev)) != EXIT_OK)
+						return;
+					break;
+				}
 				if (l->ended || !on_event(l, l->in, &m.ev))
 				{
 					if (l->ended)
@@ -626,6 +711,8 @@ main(int argc, char **argv)
 		{"synchronous-commit", required_argument, NULL, 's'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
+		{"repair", no_argument, NULL, 'r'},
+		{"no-original-warning", no_argument, NULL, 'o'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -663,6 +750,12 @@ main(int argc, char **argv)
 			case 'c':
 				l.check_only = true;
 				break;
+			case 'r':
+				l.repair_mode = true;
+				break;
+			case 'o':
+				l.original_warned = true;
+				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
 					return r;
@@ -671,6 +764,11 @@ main(int argc, char **argv)
 	}
 	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
 		return r;
+	if (l.check_only && l.repair_mode)
+	{
+		opt_usage_error(PROG, "--check and --repair cannot be used together");
+		return EXIT_USAGE;
+	}
 	l.lock_wait_s = (int) lock_wait;
 
 	log_init(PROG, (enum log_format) common.log_format);
@@ -699,8 +797,9 @@ main(int argc, char **argv)
 	else if (l.status == EXIT_OK)
 		l.status = EXIT_DB;
 
-	if (l.status == EXIT_OK && !stop_requested && !l.check_only)
+	if (l.status == EXIT_OK && !stop_requested && !l.check_only && !l.repair_mode)
 		log_commit(&l, true);
+	repair_free(l.rep);
 	free(l.hold);
 	stream_reader_free(l.in);
 	conn_close(&l.dst);
