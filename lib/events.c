@@ -95,12 +95,91 @@ json_number_value(const char *s, size_t len)
 }
 
 /*
+ * The text jsonb prints for what JavaScript's JSON.stringify writes for v:
+ * the shortest digits that read back as v, in plain notation (jsonb keeps
+ * 1e+21 as 1000000000000000000000), "0" for -0.  false for infinities, which
+ * JSON.stringify writes as null.
+ */
+static bool
+js_number_text(double v, char *out, size_t size)
+{
+	char		sci[40],
+				digits[20];
+	int			nd = 0,
+				exp10,
+				prec;
+	size_t		len = 0;
+	const char *p;
+
+	if (!isfinite(v))
+		return false;
+	if (v == 0)
+		return snprintf(out, size, "0") < (int) size;
+	for (prec = 1; prec <= 17; prec++)
+	{
+		snprintf(sci, sizeof(sci), "%.*e", prec - 1, v);
+		if (strtod(sci, NULL) == v)
+			break;
+	}
+	/* sci is [-]d[.ddd]e(+|-)XX */
+	for (p = sci; *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[nd++] = *p;
+	exp10 = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	if (size < (size_t) nd + (size_t) (exp10 < 0 ? -exp10 : exp10) + 4)
+		return false;
+	if (v < 0)
+		out[len++] = '-';
+	if (exp10 < 0)
+	{
+		out[len++] = '0';
+		out[len++] = '.';
+		for (int k = 0; k < -exp10 - 1; k++)
+			out[len++] = '0';
+		for (int k = 0; k < nd; k++)
+			out[len++] = digits[k];
+	}
+	else
+	{
+		for (int k = 0; k <= exp10; k++)
+			out[len++] = k < nd ? digits[k] : '0';
+		if (nd > exp10 + 1)
+		{
+			out[len++] = '.';
+			for (int k = exp10 + 1; k < nd; k++)
+				out[len++] = digits[k];
+		}
+	}
+	out[len] = '\0';
+	return true;
+}
+
+/*
+ * Does number b stand for number a?  loose: the same IEEE double (JavaScript's
+ * ===).  Otherwise b must be what the original replicator wrote for a.
+ */
+static bool
+json_number_match(const char *a, size_t na, const char *b, size_t nb, bool loose)
+{
+	char		js[400];
+
+	if (na == nb && memcmp(a, b, na) == 0)
+		return true;
+	if (loose)
+		return json_number_value(a, na) == json_number_value(b, nb);
+	return js_number_text(json_number_value(a, na), js, sizeof(js)) &&
+		strlen(js) == nb && memcmp(js, b, nb) == 0;
+}
+
+/*
  * Both texts come from jsonb_out, which writes one canonical form (keys in
  * jsonb's order, the same spacing and string escapes for equal values), so a
  * walk in step compares everything but numbers to the byte.
  */
-bool
-events_json_equal_js(const char *a, size_t alen, const char *b, size_t blen)
+static bool
+json_walk(const char *a, size_t alen, const char *b, size_t blen, bool loose)
 {
 	size_t		i = 0,
 				j = 0;
@@ -113,8 +192,7 @@ events_json_equal_js(const char *a, size_t alen, const char *b, size_t blen)
 			size_t		na = json_number_len(a + i, alen - i);
 			size_t		nb = json_number_len(b + j, blen - j);
 
-			if ((na != nb || memcmp(a + i, b + j, na) != 0) &&
-				!(json_number_value(a + i, na) == json_number_value(b + j, nb)))
+			if (!json_number_match(a + i, na, b + j, nb, loose))
 				return false;
 			i += na;
 			j += nb;
@@ -139,6 +217,18 @@ events_json_equal_js(const char *a, size_t alen, const char *b, size_t blen)
 	return i == alen && j == blen;
 }
 
+bool
+events_json_equal_js(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return json_walk(a, alen, b, blen, true);
+}
+
+bool
+events_json_as_original(const char *source, size_t slen, const char *copy, size_t clen)
+{
+	return json_walk(source, slen, copy, clen, false);
+}
+
 events_comparison
 events_compare(const stream_event *source, const stream_event *copy)
 {
@@ -153,7 +243,7 @@ events_compare(const stream_event *source, const stream_event *copy)
 		c.ts = MATCH_DIFFERENT;
 	if (source->event_len == copy->event_len && memcmp(source->event, copy->event, copy->event_len) == 0)
 		c.event = MATCH_SAME;
-	else if (events_json_equal_js(source->event, source->event_len, copy->event, copy->event_len))
+	else if (events_json_as_original(source->event, source->event_len, copy->event, copy->event_len))
 		c.event = MATCH_ORIGINAL;
 	else
 		c.event = MATCH_DIFFERENT;

@@ -41,7 +41,7 @@ typedef struct events_comparison
 {
 	bool		same_id;
 	events_match ts;			/* ORIGINAL: copy's ts is the source's cut to the ms */
-	events_match event;			/* ORIGINAL: equal as JSON values with JavaScript numbers */
+	events_match event;			/* ORIGINAL: numbers as JSON.stringify wrote them, the rest the same */
 } events_comparison;
 
 /* compare copy with source; ts ORIGINAL only in that direction (the copy cut) */
@@ -62,6 +62,12 @@ int64_t events_ts_to_ms(int64_t ts);
  * to the byte.  What the original eventsDiff's deep equality saw.
  */
 bool events_json_equal_js(const char *a, size_t alen, const char *b, size_t blen);
+/*
+ * true when copy is source as the original replicator wrote it: every number
+ * that differs is the one JSON.stringify writes for the source's (12.50 as
+ * 12.5, 1.0 as 1, 2^53 + 1 as 9007199254740992), everything else to the byte.
+ */
+bool events_json_as_original(const char *source, size_t slen, const char *copy, size_t clen);
 
 #endif
 
