@@ -112,20 +112,7 @@ count_lines() {
 	local dst before
 	dst=$(copy_of orig18 cont)
 	before=$(md5_of cont)
-	set -m
-	"$SLATE_ROOT/pipeline.sh" --log-format=text --source "$SRC" --destination "$dst" --poll-interval 1 \
-		>"$BATS_TEST_TMPDIR/p.out" 2>"$BATS_TEST_TMPDIR/p.log" 3>&- &
-	local pid=$!
-	set +m
-	echo "group $pid" >>"$BG"
-	local i
-	for ((i = 0; i < 150; i++)); do
-		[[ $(maxid cont) == 30 ]] && break
-		sleep 0.1
-	done
-	kill -TERM "$pid"
-	wait_exit "$pid" 5
-	assert_equal "$STATUS" 0
+	run_pipeline "$dst"
 	local log
 	log=$(cat "$BATS_TEST_TMPDIR/p.log")
 	assert_equal "$(count_lines WARN "$log")" 1
@@ -134,6 +121,50 @@ count_lines() {
 	# rows 19..30 byte-exact, rows 1..18 as they were
 	assert_equal "$(md5_of cont 'id > 18')" "$(md5_of src 'id > 18')"
 	assert_equal "$(md5_of cont 'id <= 18')" "$before"
+}
+
+# run_pipeline DST: pipeline.sh from the source to DST until DST holds the
+# source's 30 events, then SIGTERM; its log in $BATS_TEST_TMPDIR/p.log
+run_pipeline() {
+	local pid i
+	set -m
+	"$SLATE_ROOT/pipeline.sh" --log-format=text --source "$SRC" --destination "$1" --poll-interval 1 \
+		>"$BATS_TEST_TMPDIR/p.out" 2>"$BATS_TEST_TMPDIR/p.log" 3>&- &
+	pid=$!
+	set +m
+	echo "group $pid" >>"$BG"
+	for ((i = 0; i < 150; i++)); do
+		[[ $(psql -X -At -d "$1" -c "SELECT coalesce(max(id), 0) FROM events") == 30 ]] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait_exit "$pid" 5
+	assert_equal "$STATUS" 0
+}
+
+@test "first event exact, later rows the original's: the one warning comes at the last event" {
+	local dst log
+	dst=$(copy_of exact18 mixed)
+	psql_c pg mixed "DELETE FROM events WHERE id > 9"
+	psql_c pg mixed "INSERT INTO events (id, ts, event) SELECT $ORIG_ROW FROM generate_series(10, 18) AS id"
+	run_pipeline "$dst"
+	log=$(cat "$BATS_TEST_TMPDIR/p.log")
+	assert_equal "$(count_lines WARN "$log")" 1
+	[[ $log == *"its last event (id 18) is the source's with ts cut to the millisecond, JSON numbers re-serialised"* ]] ||
+		fail "$log"
+	assert_equal "$(md5_of mixed 'id > 18')" "$(md5_of src 'id > 18')"
+}
+
+@test "a destination whose last event is not the source's gets nothing appended" {
+	local dst before
+	dst=$(copy_of orig18 lastdiff)
+	psql_c pg lastdiff "UPDATE events SET event = event || '{\"name\": \"changed\"}' WHERE id = 18"
+	before=$(md5_of lastdiff)
+	run --separate-stderr bash -c 'slate-extract "$1" | slate-load --log-format=text "$2"' _ "$SRC" "$dst"
+	assert_failure 4
+	[[ $stderr == *"its last event (id 18) is not the source's, even as the original replicator would have written it: event differs; refusing to append after it"* ]] ||
+		fail "$stderr"
+	assert_equal "$(md5_of lastdiff)" "$before"
 }
 
 @test "a destination that differs otherwise is refused, saying what differs" {

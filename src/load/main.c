@@ -34,8 +34,12 @@ typedef struct load
 	bool		sync_commit;
 	bool		check_only;		/* validate against the header, write nothing */
 	bool		repair_mode;	/* --repair: rewrite the original's rows, append nothing */
-	bool		original_warned;	/* the original's rows have been reported (or need not be) */
+	bool		first_warned;	/* --no-original-warning: the start-up check reported the first event */
+	bool		original_warned;	/* the original's rows have been reported */
 	repair	   *rep;
+	/* the destination's last event, compared when the stream passes its id */
+	PGresult   *last_res;
+	stream_event last;
 
 	uint64_t	dest_max;		/* destination max(id) when we started */
 	uint64_t	pos;			/* last id committed or in the open batch */
@@ -330,6 +334,20 @@ maybe_commit(load *l, bool idle)
 	return true;
 }
 
+/* the one warning about rows the original replicator wrote, and how to make them exact */
+static void
+warn_original(load *l, const char *which, uint64_t id, const events_comparison *c)
+{
+	if (l->original_warned || l->repair_mode)
+		return;
+	log_warn("destination (%s) holds events written by the original replicator: its %s "
+			 "event (id %" PRIu64 ") is the source's with %s. Continuing after id %" PRIu64
+			 ", byte-exact from there. To make the older rows exact too, stop the replicator "
+			 "and run: slate-extract --until %" PRIu64 " SOURCE | slate-load --repair DESTINATION",
+			 l->dst.desc, which, id, events_comparison_original(c), l->dest_max, l->dest_max);
+	l->original_warned = true;
+}
+
 /*
  * The destination's first event against the source's: the same, or the same
  * as the original replicator wrote it (then continue, warning once), or not.
@@ -346,12 +364,8 @@ check_first(load *l, const stream_header *h, const stream_event *first)
 		case MATCH_SAME:
 			return true;
 		case MATCH_ORIGINAL:
-			if (!l->original_warned && !l->repair_mode)
-				log_warn("destination (%s) holds events written by the original replicator: its first "
-						 "event (id %" PRIu64 ") is the source's with %s. Continuing after id %" PRIu64
-						 ", byte-exact from there. To make the older rows exact too, stop the replicator "
-						 "and run: slate-extract --until %" PRIu64 " SOURCE | slate-load --repair DESTINATION",
-						 l->dst.desc, first->id, events_comparison_original(&c), l->dest_max, l->dest_max);
+			if (!l->first_warned)
+				warn_original(l, "first", first->id, &c);
 			l->original_warned = true;
 			return true;
 		case MATCH_DIFFERENT:
@@ -372,6 +386,8 @@ check_first(load *l, const stream_header *h, const stream_event *first)
 			  c.event == MATCH_DIFFERENT ? "not equal" : "equal", h->source);
 	return false;
 }
+
+static bool read_last(load *l);
 
 static bool
 check_header(load *l, const stream_header *h)
@@ -405,7 +421,64 @@ check_header(load *l, const stream_header *h)
 	events_ends_clear(&ends);
 	if (!ok)
 		l->status = EXIT_REFUSED;
+	else if (!l->check_only && !l->repair_mode && !read_last(l))
+		ok = false;
 	return ok;
+}
+
+/*
+ * Keep the destination's last event, to compare with the source's when the
+ * stream passes its id: the header carries only the first event, and the
+ * last one is where the append continues.  One primary-key lookup.
+ */
+static bool
+read_last(load *l)
+{
+	char		id[24];
+	const char *params[1] = {id};
+
+	PQclear(l->last_res);
+	l->last_res = NULL;
+	if (l->dest_max == 0)
+		return true;
+	snprintf(id, sizeof(id), "%" PRIu64, l->dest_max);
+	l->last_res = PQexecParams(l->dst.pg, "SELECT ts, event FROM events WHERE id = $1", 1, NULL, params,
+							   NULL, NULL, 1);
+	if (PQresultStatus(l->last_res) != PGRES_TUPLES_OK || PQntuples(l->last_res) != 1)
+	{
+		conn_report(&l->dst, "could not read the last event", l->last_res);
+		PQclear(l->last_res);
+		l->last_res = NULL;
+		l->status = EXIT_DB;
+		return false;
+	}
+	l->last.id = l->dest_max;
+	l->last.ts = pg_get_int64(PQgetvalue(l->last_res, 0, 0));
+	/* jsonb's binary form: a version byte, then the text */
+	l->last.event = PQgetvalue(l->last_res, 0, 1) + 1;
+	l->last.event_len = (size_t) PQgetlength(l->last_res, 0, 1) - 1;
+	return true;
+}
+
+/* the stream reached the destination's last event: it must be the source's, in either language */
+static bool
+check_last(load *l, const stream_event *e)
+{
+	events_comparison c = events_compare(e, &l->last);
+	events_match verdict = events_comparison_verdict(&c);
+
+	if (verdict == MATCH_ORIGINAL)
+		warn_original(l, "last", e->id, &c);
+	else if (verdict == MATCH_DIFFERENT)
+	{
+		log_error("destination (%s): its last event (id %" PRIu64 ") is not the source's, even as the "
+				  "original replicator would have written it: %s; refusing to append after it",
+				  l->dst.desc, e->id, events_comparison_differs(&c));
+		l->status = EXIT_REFUSED;
+	}
+	PQclear(l->last_res);
+	l->last_res = NULL;
+	return verdict != MATCH_DIFFERENT;
 }
 
 /* ids within a stream rise by exactly 1; count the event */
@@ -432,8 +505,8 @@ on_event(load *l, stream_reader *in, const stream_event *e)
 
 	if (!stream_order_ok(l, in, e))
 		return false;
-	if (e->id <= accepted)
-		return true;			/* already there: replays and overlaps are harmless */
+	if (e->id <= accepted)		/* already there: replays and overlaps are harmless */
+		return l->last_res == NULL || e->id != l->last.id || check_last(l, e);
 	if (e->id != accepted + 1)
 	{
 		log_error("gap: the stream's next event is id %" PRIu64 " but the destination (%s) ends at id %"
@@ -754,7 +827,7 @@ main(int argc, char **argv)
 				l.repair_mode = true;
 				break;
 			case 'o':
-				l.original_warned = true;
+				l.first_warned = true;
 				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
@@ -800,6 +873,7 @@ main(int argc, char **argv)
 	if (l.status == EXIT_OK && !stop_requested && !l.check_only && !l.repair_mode)
 		log_commit(&l, true);
 	repair_free(l.rep);
+	PQclear(l.last_res);
 	free(l.hold);
 	stream_reader_free(l.in);
 	conn_close(&l.dst);
