@@ -78,7 +78,7 @@ json_equal() {
 # stats TIMES...: "median worst" of the given seconds
 stats() {
 	printf '%s\n' "$@" | sort -g | awk '{ t[NR] = $1 } END {
-		m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2; printf "%.3f %.3f", m, t[NR] }'
+		m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2; printf "%.3f %.3f\n", m, t[NR] }'
 }
 
 machine

@@ -55,8 +55,13 @@ static const char *checksum_sql =
  * (JavaScript dates), events as parsed JSON values.  That needs no text at all:
  * jsonb_hash_extended walks the binary jsonb and hashes numbers by value
  * (hash_numeric drops trailing zeros: 12.50 and 12.5 hash alike), and the ts
- * is cut to the millisecond in the server (TimeZone is UTC in this session, so
- * the cast to timestamp, whose hash function it borrows, changes nothing).
+ * is cut to the millisecond in the server.  date_bin from the earliest
+ * timestamptz is plain arithmetic, so it floors (as JavaScript's Date does)
+ * and costs half of date_trunc, which converts to the session's time zone and
+ * back; the interval's hash then stands for the timestamp's, which has no
+ * hash function of its own.  (Backend CPU per 200,000 events, loaded machine:
+ * scan 180 ms, the ts part 170 ms with date_bin, 340-470 ms with date_trunc;
+ * the jsonb hash 700 ms.)
  * The seed carries id and ts into the event's hash; XOR-ing it in again
  * covers events without scalars ({} hashes alike whatever the seed).  Its
  * blind spots (container ends, values 32 positions apart swapped; see above)
@@ -68,7 +73,8 @@ static const char *checksum_sql =
 static const char *json_checksum_sql =
 	"SELECT b, count(*), min(id), max(id), bit_xor(h), 0::bigint "
 	"FROM (SELECT id >> 10 AS b, id, jsonb_hash_extended(event, s) # s AS h "
-	"FROM (SELECT id, event, timestamp_hash_extended(date_trunc('milliseconds', ts)::timestamp, id) AS s "
+	"FROM (SELECT id, event, interval_hash_extended(date_bin('1 ms', ts, timestamptz '4714-11-24 00:00:00+00 BC') "
+	"- timestamptz '2000-01-01 00:00:00+00', id) AS s "
 	"FROM events WHERE id >= $1 AND id <= $2 OFFSET 0) AS seeds OFFSET 0) AS hashes "
 	"GROUP BY 1 ORDER BY 1";
 
