@@ -244,6 +244,27 @@ run_pipeline() {
 	assert_line "id 3: event differs"
 }
 
+@test "timestamps before 1970 and 2000 are cut toward the past, as JavaScript's Date does" {
+	local a b
+	a=$(copy_of exact18 early_a)
+	b=$(copy_of exact18 early_b)
+	psql_c pg early_a "UPDATE events SET ts = timestamptz '1969-12-31 23:59:59.999500+00' WHERE id = 4;
+		UPDATE events SET ts = timestamptz '1999-12-31 23:59:59.000999+00' WHERE id = 5"
+	# what toISOString() gives: 1969-12-31T23:59:59.999Z, 1999-12-31T23:59:59.000Z
+	psql_c pg early_b "UPDATE events SET ts = timestamptz '1969-12-31 23:59:59.999+00' WHERE id = 4;
+		UPDATE events SET ts = timestamptz '1999-12-31 23:59:59+00' WHERE id = 5"
+	run --separate-stderr slate-diff --json-equal "$a" "$b"
+	assert_success
+	run --separate-stderr slate-diff "$a" "$b"
+	assert_failure 1
+	assert_line "ids 4-5: as the original replicator wrote them (ts cut to the millisecond; 2 ids)"
+	# rounding up instead would be a real difference
+	psql_c pg early_b "UPDATE events SET ts = timestamptz '1970-01-01 00:00:00+00' WHERE id = 4"
+	run --separate-stderr slate-diff --json-equal "$a" "$b"
+	assert_failure 1
+	assert_line "id 4: ts differs"
+}
+
 @test "--repair makes the original's rows byte-exact; a second run finds nothing to do" {
 	local dst
 	dst=$(copy_of orig18 rep)
