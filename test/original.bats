@@ -96,6 +96,36 @@ count_lines() {
 		SELECT to_char(ts, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM events WHERE id = 1")"' {"id":1,"big":12345678901234567000,"name":"e1","tiny":1e-7,"price":12.5,"ratio":1}'
 }
 
+@test "numbers as node's JSON.stringify writes them are recognised, every one (with node only)" {
+	command -v node >/dev/null || skip "node is not installed"
+	db_create pg numsrc destination
+	db_create pg numdst destination
+	# awkward literals, then random decimals of every scale and magnitude
+	psql_c pg numsrc "INSERT INTO events (id, ts, event) SELECT row_number() OVER (), now(), e FROM (
+		SELECT format('{\"v\": %s}', v)::jsonb AS e FROM unnest(ARRAY['0.10', '1.0', '100', '-0.0',
+			'1e21', '1.5e-7', '0.000001', '0.0000001', '123.456000', '0.30000000000000004',
+			'9007199254740993', '123456789012345678901234567890', '5e-324',
+			'1.7976931348623157e308', '-2.50', '1e-400']) AS v
+		UNION ALL
+		SELECT format('{\"v\": %s, \"w\": [%s]}',
+			trunc((random() - 0.5) * 1e17)::numeric / 10::numeric ^ floor(random() * 40 - 10)::int,
+			round((random() * 1000)::numeric, floor(random() * 6)::int))::jsonb
+		FROM generate_series(1, 300)) AS r"
+	psql_c pg numsrc "SELECT id || E'\t' || event::text FROM events ORDER BY id" |
+		node -e 'require("readline").createInterface({ input: process.stdin }).on("line", (l) => {
+			const [id, e] = l.split("\t");
+			console.log(id + "\t2026-01-01 00:00:00+00\t" + JSON.stringify(JSON.parse(e)));
+		})' >"$BATS_TEST_TMPDIR/node.tsv"
+	psql_c pg numsrc "UPDATE events SET ts = '2026-01-01 00:00:00+00'" 2>/dev/null
+	psql -X -q -d "$(cluster_conninfo pg numdst)" -c "\copy events FROM '$BATS_TEST_TMPDIR/node.tsv'"
+	run --separate-stderr slate-diff "$(cluster_conninfo pg numsrc)" "$(cluster_conninfo pg numdst)"
+	assert_failure 1
+	refute_line --partial "event differs"
+	assert_regex "${lines[-1]}" "^[0-9]+ differences, all as the original replicator wrote them"
+	run --separate-stderr slate-diff --json-equal "$(cluster_conninfo pg numsrc)" "$(cluster_conninfo pg numdst)"
+	assert_success
+}
+
 @test "the start-up check continues the original's destination with one warning" {
 	local dst
 	dst=$(copy_of orig18 chk)
