@@ -387,7 +387,39 @@ check_first(load *l, const stream_header *h, const stream_event *first)
 	return false;
 }
 
-static bool read_last(load *l);
+/*
+ * Keep the destination's last event, to compare with the source's when the
+ * stream passes its id: the header carries only the first event, and the
+ * last one is where the append continues.  One primary-key lookup.
+ */
+static bool
+read_last(load *l)
+{
+	char		id[24];
+	const char *params[1] = {id};
+
+	PQclear(l->last_res);
+	l->last_res = NULL;
+	if (l->dest_max == 0)
+		return true;
+	snprintf(id, sizeof(id), "%" PRIu64, l->dest_max);
+	l->last_res = PQexecParams(l->dst.pg, "SELECT ts, event FROM events WHERE id = $1", 1, NULL, params,
+							   NULL, NULL, 1);
+	if (PQresultStatus(l->last_res) != PGRES_TUPLES_OK || PQntuples(l->last_res) != 1)
+	{
+		conn_report(&l->dst, "could not read the last event", l->last_res);
+		PQclear(l->last_res);
+		l->last_res = NULL;
+		l->status = EXIT_DB;
+		return false;
+	}
+	l->last.id = l->dest_max;
+	l->last.ts = pg_get_int64(PQgetvalue(l->last_res, 0, 0));
+	/* jsonb's binary form: a version byte, then the text */
+	l->last.event = PQgetvalue(l->last_res, 0, 1) + 1;
+	l->last.event_len = (size_t) PQgetlength(l->last_res, 0, 1) - 1;
+	return true;
+}
 
 static bool
 check_header(load *l, const stream_header *h)
@@ -424,40 +456,6 @@ check_header(load *l, const stream_header *h)
 	else if (!l->check_only && !l->repair_mode && !read_last(l))
 		ok = false;
 	return ok;
-}
-
-/*
- * Keep the destination's last event, to compare with the source's when the
- * stream passes its id: the header carries only the first event, and the
- * last one is where the append continues.  One primary-key lookup.
- */
-static bool
-read_last(load *l)
-{
-	char		id[24];
-	const char *params[1] = {id};
-
-	PQclear(l->last_res);
-	l->last_res = NULL;
-	if (l->dest_max == 0)
-		return true;
-	snprintf(id, sizeof(id), "%" PRIu64, l->dest_max);
-	l->last_res = PQexecParams(l->dst.pg, "SELECT ts, event FROM events WHERE id = $1", 1, NULL, params,
-							   NULL, NULL, 1);
-	if (PQresultStatus(l->last_res) != PGRES_TUPLES_OK || PQntuples(l->last_res) != 1)
-	{
-		conn_report(&l->dst, "could not read the last event", l->last_res);
-		PQclear(l->last_res);
-		l->last_res = NULL;
-		l->status = EXIT_DB;
-		return false;
-	}
-	l->last.id = l->dest_max;
-	l->last.ts = pg_get_int64(PQgetvalue(l->last_res, 0, 0));
-	/* jsonb's binary form: a version byte, then the text */
-	l->last.event = PQgetvalue(l->last_res, 0, 1) + 1;
-	l->last.event_len = (size_t) PQgetlength(l->last_res, 0, 1) - 1;
-	return true;
 }
 
 /* the stream reached the destination's last event: it must be the source's, in either language */
