@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "events.h"
 #include "exitcodes.h"
@@ -30,6 +31,7 @@ struct repair
 	uint64_t	checked;
 	uint64_t	rewritten;
 	uint64_t	beyond;			/* events after dest_max, left to the replicator */
+	time_t		last_progress;	/* progress is logged every 10 s */
 };
 
 repair *
@@ -45,6 +47,7 @@ repair_new(slate_conn *dst, uint64_t dest_max, int64_t batch_size)
 	r->dst = dst;
 	r->dest_max = dest_max;
 	r->batch_size = batch_size;
+	r->last_progress = time(NULL);
 	return r;
 }
 
@@ -304,8 +307,12 @@ repair_event(repair *r, const stream_event *e)
 
 		if (status != EXIT_OK)
 			return status;
-		log_info("checked %" PRIu64 " events through id %" PRIu64 ", %" PRIu64 " rewritten",
-				 r->checked, r->through, r->rewritten);
+		if (time(NULL) - r->last_progress >= 10)
+		{
+			r->last_progress = time(NULL);
+			log_info("checked %" PRIu64 " events through id %" PRIu64 ", %" PRIu64 " rewritten",
+					 r->checked, r->through, r->rewritten);
+		}
 	}
 	return batch_keep(r, e) ? EXIT_OK : EXIT_IO;
 }
