@@ -227,7 +227,9 @@ run_once() {
 		pids+=($!) dest_of+=("$i") stage_of+=(0)
 		"$BIN/slate-extract" --follow "${common[@]}" "$source" <"$WORK/wake.$i" >"$WORK/events.$i" &
 		pids+=($!) dest_of+=("$i") stage_of+=(1)
-		"$BIN/slate-load" --max-events-per-write "$max_events" "${common[@]}" "${dests[i]}" <"$WORK/events.$i" &
+		# the start-up check has said it if the destination holds the original's rows
+		"$BIN/slate-load" --max-events-per-write "$max_events" --no-original-warning "${common[@]}" \
+			"${dests[i]}" <"$WORK/events.$i" &
 		pids+=($!) dest_of+=("$i") stage_of+=(2)
 	done
 	log info "replicating $source to ${#dests[@]} destination(s), up to $max_events events per write"

@@ -59,19 +59,23 @@ typedef struct diff_state
 {
 	side		s[2];
 	int64_t		max_diffs;		/* 0: no limit */
+	bool		json_equal;		/* --json-equal: compare as the original eventsDiff did */
 
 	work_item  *items;
 	size_t		nitems;
 	size_t		cap;
 	bool		joined;			/* no equal bucket since the last item */
 
-	/* ids only in one side, collected into one line */
+	/* ids only in one side, or 'O': differing only as the original replicator wrote them */
 	char		run_side;		/* 0: none pending */
+	bool		run_ts;			/* 'O': some ts cut to the millisecond */
+	bool		run_event;		/* 'O': some JSON numbers re-serialised */
 	int64_t		run_lo;
 	int64_t		run_hi;
 	uint64_t	run_count;
 
 	uint64_t	diffs;			/* differing ids reported */
+	uint64_t	original;		/* of them, differing only as the original replicator wrote them */
 	bool		limit_reached;
 
 	bool		tty;			/* progress as one updating line */
@@ -92,6 +96,13 @@ bool compare_checksums(diff_state *d);
 bool locate_holes(side *s);
 /* the report pass: narrow each differing bucket to its ids and print one line per difference */
 bool report_differences(diff_state *d);
+/*
+ * Two rows with the same id in the language of the comparison: exact (ORIGINAL
+ * when one side is what the original replicator wrote for the other) or, with
+ * --json-equal, the original eventsDiff's (what it saw as equal is SAME).
+ */
+events_match diff_ts_match(const diff_state *d, int64_t a, int64_t b);
+events_match diff_event_match(const diff_state *d, const char *a, size_t alen, const char *b, size_t blen);
 
 /* validate.c: check the loadgen invariants of each table; *problems gets how many were printed */
 bool validate_tables(side *const *sides, int n, int64_t limit, uint64_t *problems);

@@ -28,12 +28,18 @@ usage(void)
 		   "Each server checksums its own table in ranges of ids, both at once; only\n"
 		   "ranges that differ are narrowed down to rows.  The report on stdout gives\n"
 		   "row counts, first and last ids, holes, whether the first events match,\n"
-		   "then one line per differing id, and ends with \"equal\" or \"N differences\".\n\n"
+		   "then one line per differing id, and ends with \"equal\" or \"N differences\".\n"
+		   "The comparison is exact; rows that differ only as the original replicator\n"
+		   "wrote them (ts cut to the millisecond, JSON numbers re-serialised) are\n"
+		   "named and counted as such.\n\n"
 		   "Options:\n"
 		   "  -c, --config=FILE         the original eventsDiff's config file: the tables\n"
 		   "                            of events1Params and events2Params (unless\n"
 		   "                            CONNINFOs are given), maxDiffs, connectTimeout;\n"
 		   "                            options given here win (--config-filename too)\n"
+		   "      --json-equal          compare as the original eventsDiff did: ts to the\n"
+		   "                            millisecond, events as JSON values (numbers as\n"
+		   "                            JavaScript reads them)\n"
 		   "      --max-diffs=N         stop after N differing ids\n"
 		   "      --validate            check each table as slate-loadgen writes it: ids\n"
 		   "                            from 1, complete insert groups, ts order\n"
@@ -158,12 +164,39 @@ print_summary(const diff_state *d)
 		printf("first event: both tables empty\n");
 	else if (a->empty || b->empty)
 		printf("first event: only in %s\n", a->empty ? "B" : "A");
-	else if (events_equal(&a->ends.first, &b->ends.first))
-		printf("first event: same (id %" PRId64 ")\n", a->min_id);
 	else if (a->min_id != b->min_id)
 		printf("first event: differs (id %" PRId64 " in A, id %" PRId64 " in B)\n", a->min_id, b->min_id);
 	else
-		printf("first event: differs (id %" PRId64 ")\n", a->min_id);
+	{
+		const stream_event *fa = &a->ends.first,
+				   *fb = &b->ends.first;
+		events_match ts = diff_ts_match(d, fa->ts, fb->ts);
+		events_match ev = diff_event_match(d, fa->event, fa->event_len, fb->event, fb->event_len);
+
+		if (ts == MATCH_SAME && ev == MATCH_SAME)
+			printf("first event: same (id %" PRId64 ")\n", a->min_id);
+		else if (ts != MATCH_DIFFERENT && ev != MATCH_DIFFERENT)
+			printf("first event: as the original replicator wrote it (id %" PRId64 ")\n", a->min_id);
+		else
+			printf("first event: differs (id %" PRId64 ")\n", a->min_id);
+	}
+}
+
+/* how many of the differences are only the original replicator's precision, for the last line */
+static const char *
+original_note(const diff_state *d)
+{
+	static char note[256];
+
+	if (d->original == 0)
+		return "";
+	if (d->original == d->diffs)
+		snprintf(note, sizeof(note), ", all as the original replicator wrote them (equal in its terms: "
+				 "--json-equal; made exact by slate-load --repair)");
+	else
+		snprintf(note, sizeof(note), ": %" PRIu64 " as the original replicator wrote them, %" PRIu64
+				 " other%s", d->original, d->diffs - d->original, d->diffs - d->original == 1 ? "" : "s");
+	return note;
 }
 
 int
@@ -175,6 +208,7 @@ main(int argc, char **argv)
 		{"validate-tables", no_argument, NULL, 'a'},
 		{"config", required_argument, NULL, 'c'},
 		{"config-filename", required_argument, NULL, 'c'},
+		{"json-equal", no_argument, NULL, 'j'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -182,6 +216,7 @@ main(int argc, char **argv)
 	side	   *sides[2];
 	int64_t		max_diffs = 0;
 	bool		validate = false;
+	bool		json_equal = false;
 	opt_common common = {0, LOG_FORMAT_AUTO};
 	int			r;
 	const char *conninfo[2] = {NULL, NULL};
@@ -208,6 +243,9 @@ main(int argc, char **argv)
 				break;
 			case 'c':
 				config_path = optarg;
+				break;
+			case 'j':
+				json_equal = true;
 				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
@@ -249,6 +287,7 @@ main(int argc, char **argv)
 		return DIFF_TROUBLE;
 	}
 	d->max_diffs = max_diffs;
+	d->json_equal = json_equal;
 	d->tty = isatty(STDERR_FILENO);
 	sides[0] = &d->s[0];
 	sides[1] = &d->s[1];
@@ -278,10 +317,10 @@ main(int argc, char **argv)
 	if (!report_differences(d))
 		goto cleanup;
 	if (d->diffs == 0)
-		printf("equal\n");
+		printf("equal%s\n", json_equal ? " (as the original eventsDiff compares)" : "");
 	else
-		printf("%" PRIu64 " difference%s%s\n", d->diffs, d->diffs == 1 ? "" : "s",
-			   d->limit_reached ? " (stopped by --max-diffs; there may be more)" : "");
+		printf("%" PRIu64 " difference%s%s%s\n", d->diffs, d->diffs == 1 ? "" : "s",
+			   original_note(d), d->limit_reached ? " (stopped by --max-diffs; there may be more)" : "");
 	status = d->diffs > 0 || problems > 0 ? DIFF_DIFFERENT : DIFF_EQUAL;
 
 cleanup:

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "opts.h"
 #include "pgcopy.h"
+#include "repair.h"
 #include "signals.h"
 #include "stream.h"
 #include "version.h"
@@ -32,6 +33,13 @@ typedef struct load
 	int			lock_wait_s;
 	bool		sync_commit;
 	bool		check_only;		/* validate against the header, write nothing */
+	bool		repair_mode;	/* --repair: rewrite the original's rows, append nothing */
+	bool		first_warned;	/* --no-original-warning: the start-up check reported the first event */
+	bool		original_warned;	/* the original's rows have been reported */
+	repair	   *rep;
+	/* the destination's last event, compared when the stream passes its id */
+	PGresult   *last_res;
+	stream_event last;
 
 	uint64_t	dest_max;		/* destination max(id) when we started */
 	uint64_t	pos;			/* last id committed or in the open batch */
@@ -87,6 +95,14 @@ usage(void)
 		   "      --check                   validate the destination against the stream's\n"
 		   "                                header (and its ids for holes), then exit\n"
 		   "                                without writing\n"
+		   "      --repair                  rewrite the rows the original replicator wrote\n"
+		   "                                (ts cut to the millisecond, JSON numbers\n"
+		   "                                re-serialised) to the stream's exact bytes;\n"
+		   "                                refuse any row that differs otherwise; append\n"
+		   "                                nothing.  Takes the writer lock: stop the\n"
+		   "                                replicator first.  Rerun to resume after a kill\n"
+		   "      --no-original-warning     do not warn about the original replicator's rows\n"
+		   "                                (pipeline.sh's start-up check already did)\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -95,7 +111,8 @@ usage(void)
 		   "  -V, --version                 output version information, then exit\n"
 		   "  -?, --help                    show this help, then exit\n\n"
 		   "Exit status: 0 done or stopped, 1 database error, 2 usage error,\n"
-		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked),\n"
+		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked,\n"
+		   "--repair: a row that differs beyond the original's precision),\n"
 		   "5 stdin could not be read.\n",
 		   PROG, PROG);
 }
@@ -318,6 +335,93 @@ maybe_commit(load *l, bool idle)
 	return true;
 }
 
+/* the one warning about rows the original replicator wrote, and how to make them exact */
+static void
+warn_original(load *l, const char *which, uint64_t id, const events_comparison *c)
+{
+	if (l->original_warned || l->repair_mode)
+		return;
+	log_warn("destination (%s) holds events written by the original replicator: its %s "
+			 "event (id %" PRIu64 ") is the source's with %s. Continuing after id %" PRIu64
+			 ", byte-exact from there. To make the older rows exact too, stop the replicator "
+			 "and run: slate-extract --until %" PRIu64 " SOURCE | slate-load --repair DESTINATION",
+			 l->dst.desc, which, id, events_comparison_original(c), l->dest_max, l->dest_max);
+	l->original_warned = true;
+}
+
+/*
+ * The destination's first event against the source's: the same, or the same
+ * as the original replicator wrote it (then continue, warning once), or not.
+ */
+static bool
+check_first(load *l, const stream_header *h, const stream_event *first)
+{
+	events_comparison c = events_compare(&h->first, first);
+	char		src_ts[48],
+				dst_ts[48];
+
+	switch (events_comparison_verdict(&c))
+	{
+		case MATCH_SAME:
+			return true;
+		case MATCH_ORIGINAL:
+			if (!l->first_warned)
+				warn_original(l, "first", first->id, &c);
+			l->original_warned = true;
+			return true;
+		case MATCH_DIFFERENT:
+			break;
+	}
+	if (!c.same_id)
+	{
+		log_error("destination (%s) does not start where the source does: its first event is id %" PRIu64
+				  ", the source's id %" PRIu64 " (source %s)", l->dst.desc, first->id, h->first.id, h->source);
+		return false;
+	}
+	pg_ts_format(h->first.ts, src_ts, sizeof(src_ts));
+	pg_ts_format(first->ts, dst_ts, sizeof(dst_ts));
+	log_error("destination (%s): its first event (id %" PRIu64 ") is not the source's, even as the original "
+			  "replicator would have written it: %s (ts %s, the source's %s; event %s as JSON values); "
+			  "it holds another source's events or altered ones (source %s)",
+			  l->dst.desc, first->id, events_comparison_differs(&c), dst_ts, src_ts,
+			  c.event == MATCH_DIFFERENT ? "not equal" : "equal", h->source);
+	return false;
+}
+
+/*
+ * Keep the destination's last event, to compare with the source's when the
+ * stream passes its id: the header carries only the first event, and the
+ * last one is where the append continues.  One primary-key lookup.
+ */
+static bool
+read_last(load *l)
+{
+	char		id[24];
+	const char *params[1] = {id};
+
+	PQclear(l->last_res);
+	l->last_res = NULL;
+	if (l->dest_max == 0)
+		return true;
+	snprintf(id, sizeof(id), "%" PRIu64, l->dest_max);
+	l->last_res = PQexecParams(l->dst.pg, "SELECT ts, event FROM events WHERE id = $1", 1, NULL, params,
+							   NULL, NULL, 1);
+	if (PQresultStatus(l->last_res) != PGRES_TUPLES_OK || PQntuples(l->last_res) != 1)
+	{
+		conn_report(&l->dst, "could not read the last event", l->last_res);
+		PQclear(l->last_res);
+		l->last_res = NULL;
+		l->status = EXIT_DB;
+		return false;
+	}
+	l->last.id = l->dest_max;
+	l->last.ts = pg_get_int64(PQgetvalue(l->last_res, 0, 0));
+	/* jsonb's binary form: a version byte, then the text */
+	l->last.event = PQgetvalue(l->last_res, 0, 1) + 1;
+	l->last.event_len = (size_t) PQgetlength(l->last_res, 0, 1) - 1;
+	return true;
+}
+
 static bool
 check_header(load *l, const stream_header *h)
 {
@@ -345,24 +449,41 @@ check_header(load *l, const stream_header *h)
 		log_error("destination (%s) has events but the source (%s) has none", l->dst.desc, h->source);
 		ok = false;
 	}
-	else if (ends.has_first && !events_equal(&ends.first, &h->first))
-	{
-		log_error("destination (%s) holds events of another source: its first event (id %" PRIu64
-				  ") differs from the source's (id %" PRIu64 ", source %s)",
-				  l->dst.desc, ends.first.id, h->first.id, h->source);
-		ok = false;
-	}
+	else if (ends.has_first)
+		ok = check_first(l, h, &ends.first);
 	events_ends_clear(&ends);
 	if (!ok)
 		l->status = EXIT_REFUSED;
+	else if (!l->check_only && !l->repair_mode && !read_last(l))
+		ok = false;
 	return ok;
 }
 
+/* the stream reached the destination's last event: it must be the source's, in either language */
 static bool
-on_event(load *l, stream_reader *in, const stream_event *e)
+check_last(load *l, const stream_event *e)
 {
-	uint64_t	accepted = l->hold_events > 0 ? l->hold_last : l->pos;
+	events_comparison c = events_compare(e, &l->last);
+	events_match verdict = events_comparison_verdict(&c);
 
+	if (verdict == MATCH_ORIGINAL)
+		warn_original(l, "last", e->id, &c);
+	else if (verdict == MATCH_DIFFERENT)
+	{
+		log_error("destination (%s): its last event (id %" PRIu64 ") is not the source's, even as the "
+				  "original replicator would have written it: %s; refusing to append after it",
+				  l->dst.desc, e->id, events_comparison_differs(&c));
+		l->status = EXIT_REFUSED;
+	}
+	PQclear(l->last_res);
+	l->last_res = NULL;
+	return verdict != MATCH_DIFFERENT;
+}
+
+/* ids within a stream rise by exactly 1; count the event */
+static bool
+stream_order_ok(load *l, stream_reader *in, const stream_event *e)
+{
 	if (l->stream_prev != 0 && e->id != l->stream_prev + 1)
 	{
 		log_error("stdin: byte offset %" PRIu64 ": event id %" PRIu64 " follows id %" PRIu64
@@ -373,8 +494,18 @@ on_event(load *l, stream_reader *in, const stream_event *e)
 	}
 	l->stream_prev = e->id;
 	l->stream_count++;
-	if (e->id <= accepted)
-		return true;			/* already there: replays and overlaps are harmless */
+	return true;
+}
+
+static bool
+on_event(load *l, stream_reader *in, const stream_event *e)
+{
+	uint64_t	accepted = l->hold_events > 0 ? l->hold_last : l->pos;
+
+	if (!stream_order_ok(l, in, e))
+		return false;
+	if (e->id <= accepted)		/* already there: replays and overlaps are harmless */
+		return l->last_res == NULL || e->id != l->last.id || check_last(l, e);
 	if (e->id != accepted + 1)
 	{
 		log_error("gap: the stream's next event is id %" PRIu64 " but the destination (%s) ends at id %"
@@ -444,6 +575,12 @@ salvage(load *l)
  * pg_locks a bigint key shows as classid (high 32 bits), objid (low 32 bits)
  * and objsubid 1; objsubid 2 is a pg_advisory_lock(int4, int4) with the same bits.
  */
+static const char *
+lock_hint(const load *l)
+{
+	return l->repair_mode ? " (--repair takes the writer lock too: stop the replicator first)" : "";
+}
+
 static bool
 take_lock(load *l)
 {
@@ -479,16 +616,16 @@ take_lock(load *l)
 	/* another role's address and start are hidden from us without pg_read_all_stats */
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 4))
 		log_error("destination (%s) is already being written by pid %s (%s as %s); "
-				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
-				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+				  "only one writer per destination%s", l->dst.desc, PQgetvalue(res, 0, 0),
+				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), lock_hint(l));
 	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		log_error("destination (%s) is already being written by pid %s (%s as %s from %s, since %s); "
-				  "only one writer per destination", l->dst.desc, PQgetvalue(res, 0, 0),
+				  "only one writer per destination%s", l->dst.desc, PQgetvalue(res, 0, 0),
 				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-				  PQgetvalue(res, 0, 4));
+				  PQgetvalue(res, 0, 4), lock_hint(l));
 	else
 		log_error("destination (%s) is already being written by another session; "
-				  "only one writer per destination", l->dst.desc);
+				  "only one writer per destination%s", l->dst.desc, lock_hint(l));
 	PQclear(res);
 	l->status = EXIT_REFUSED;
 	return false;
@@ -507,11 +644,16 @@ run(load *l)
 		if (r == STREAM_STOP || (r != STREAM_MSG && stop_requested))
 		{
 			batch_end(l, "stopped by signal");
-			log_info("stopped by signal; committed through id %" PRIu64, l->committed);
+			if (l->repair_mode)
+				log_info("stopped by signal; the batch under way was not changed; rerun to resume");
+			else
+				log_info("stopped by signal; committed through id %" PRIu64, l->committed);
 			return;
 		}
 		if (r == STREAM_EOF)
 		{
+			if (l->ended && l->rep != NULL)
+				l->status = repair_finish(l->rep);
 			if (l->ended)
 				return;
 			log_error("stdin: byte offset %" PRIu64 ": the stream ends without an end marker (cut?); "
@@ -554,6 +696,12 @@ run(load *l)
 					log_info("destination (%s) is valid for source %s", l->dst.desc, m.hdr.source);
 					return;
 				}
+				if (l->repair_mode && l->rep == NULL &&
+					(l->rep = repair_new(&l->dst, l->dest_max, l->max_per_write)) == NULL)
+				{
+					l->status = EXIT_IO;
+					return;
+				}
 				l->have_header = true;
 				l->ended = false;
 				l->stream_prev = 0;
@@ -563,6 +711,14 @@ run(load *l)
 						  m.hdr.source, m.hdr.producer, m.hdr.after);
 				break;
 			case MSG_EVENT:
+				if (l->repair_mode && !l->ended)
+				{
+					if (!stream_order_ok(l, l->in, &m.ev))
+						return;
+					if ((l->status = repair_event(l->rep, &m.ev)) != EXIT_OK)
+						return;
+					break;
+				}
 				if (l->ended || !on_event(l, l->in, &m.ev))
 				{
 					if (l->ended)
@@ -627,6 +783,8 @@ main(int argc, char **argv)
 		{"synchronous-commit", required_argument, NULL, 's'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
+		{"repair", no_argument, NULL, 'r'},
+		{"no-original-warning", no_argument, NULL, 'o'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -664,6 +822,12 @@ main(int argc, char **argv)
 			case 'c':
 				l.check_only = true;
 				break;
+			case 'r':
+				l.repair_mode = true;
+				break;
+			case 'o':
+				l.first_warned = true;
+				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
 					return r;
@@ -672,6 +836,11 @@ main(int argc, char **argv)
 	}
 	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
 		return r;
+	if (l.check_only && l.repair_mode)
+	{
+		opt_usage_error(PROG, "--check and --repair cannot be used together");
+		return EXIT_USAGE;
+	}
 	l.lock_wait_s = (int) lock_wait;
 
 	log_init(PROG, (enum log_format) common.log_format);
@@ -700,8 +869,10 @@ main(int argc, char **argv)
 	else if (l.status == EXIT_OK)
 		l.status = EXIT_DB;
 
-	if (l.status == EXIT_OK && !stop_requested && !l.check_only)
+	if (l.status == EXIT_OK && !stop_requested && !l.check_only && !l.repair_mode)
 		log_commit(&l, true);
+	repair_free(l.rep);
+	PQclear(l.last_res);
 	free(l.hold);
 	stream_reader_free(l.in);
 	conn_close(&l.dst);
