@@ -22,7 +22,7 @@
 #define MAX_MESSAGE (256 * 1024 * 1024)	/* a jsonb value is at most 255 MB */
 #define HOLD_CAP (4 * 1024 * 1024)		/* held-back transaction bytes before spilling */
 #define PUT_CHUNK (64 * 1024)
-#define LOCK_KEY "7236828674521412981"	/* advisory lock: one writer per destination */
+#define LOCK_KEY EVENTS_WRITER_LOCK_KEY	/* advisory lock: one writer per destination */
 
 typedef struct load
 {
@@ -449,9 +449,7 @@ take_lock(load *l)
 	static const char *holder_sql =
 		"SELECT a.pid, coalesce(a.application_name, ''), a.usename, coalesce(host(a.client_addr), 'local'), "
 		"a.backend_start::timestamptz(0) FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid "
-		"WHERE k.locktype = 'advisory' AND k.granted AND k.database = "
-		"(SELECT oid FROM pg_database WHERE datname = current_database()) "
-		"AND k.objsubid = 1 AND ((k.classid::bigint << 32) | k.objid::bigint) = " LOCK_KEY " LIMIT 1";
+		"WHERE " EVENTS_WRITER_LOCKED " LIMIT 1";
 	double		deadline = now_s() + l->lock_wait_s;
 	PGresult   *res;
 
