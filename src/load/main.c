@@ -61,6 +61,10 @@ typedef struct load
 				last_log;
 	uint64_t	logged_total;
 	int			status;
+
+	/* --restore: the target is a source; see restore_check */
+	bool		restore;
+	PGresult   *restore_last;	/* the target's last event before we began, or NULL */
 } load;
 
 static double
@@ -87,6 +91,9 @@ usage(void)
 		   "      --check                   validate the destination against the stream's\n"
 		   "                                header (and its ids for holes), then exit\n"
 		   "                                without writing\n"
+		   "      --restore                 fill an event source (made by sql/ or the original\n"
+		   "                                slate-init-db) from a replica's stream, keeping\n"
+		   "                                its id table at max(id) + 1 in every batch\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -98,6 +105,11 @@ usage(void)
 		   "3 bad input stream, 4 refused (gap, other source, destination ahead, locked).\n",
 		   PROG, PROG);
 }
+
+static bool restore_check(load *l);
+static bool restore_batch_begin(load *l);
+static bool restore_batch_end(load *l, bool commit);
+static bool restore_same_last(load *l, const stream_event *e);
 
 static void
 log_commit(load *l, bool final)
@@ -166,6 +178,8 @@ batch_begin(load *l)
 
 	if (l->in_batch)
 		return true;
+	if (l->restore && !restore_batch_begin(l))
+		return false;
 	res = PQexec(l->dst.pg, "COPY events (id, ts, event) FROM STDIN (FORMAT binary)");
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 	{
@@ -233,6 +247,8 @@ batch_end(load *l, const char *abort_reason)
 		}
 		PQclear(res);
 	}
+	if (l->restore && !restore_batch_end(l, ok && abort_reason == NULL))
+		ok = false;
 	if (!ok || abort_reason != NULL)
 	{
 		l->pos = l->committed;
@@ -372,6 +388,8 @@ on_event(load *l, stream_reader *in, const stream_event *e)
 	}
 	l->stream_prev = e->id;
 	l->stream_count++;
+	if (l->restore && e->id == l->dest_max && !restore_same_last(l, e))
+		return false;
 	if (e->id <= accepted)
 		return true;			/* already there: replays and overlaps are harmless */
 	if (e->id != accepted + 1)
@@ -624,6 +642,7 @@ main(int argc, char **argv)
 		{"synchronous-commit", required_argument, NULL, 's'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
+		{"restore", no_argument, NULL, 'r'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -661,6 +680,9 @@ main(int argc, char **argv)
 			case 'c':
 				l.check_only = true;
 				break;
+			case 'r':
+				l.restore = true;
+				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
 					return r;
@@ -685,7 +707,8 @@ main(int argc, char **argv)
 		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
 	l.started = l.last_log = now_s();
-	if (!events_check_table(&l.dst) || !events_check_role(&l.dst, false) ||
+	if (!events_check_table(&l.dst) ||
+		!(l.restore ? restore_check(&l) : events_check_role(&l.dst, false)) ||
 		(l.check_only && !events_check_holes(&l.dst)))
 		l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
 	else if (l.check_only)
@@ -699,8 +722,153 @@ main(int argc, char **argv)
 
 	if (l.status == EXIT_OK && !stop_requested && !l.check_only)
 		log_commit(&l, true);
+	PQclear(l.restore_last);
 	free(l.hold);
 	stream_reader_free(l.in);
 	conn_close(&l.dst);
 	return l.status;
+}
+
+/*
+ * --restore: fill a source's events from a replica's stream.  The target
+ * must be a source (notify trigger and id table) whose id table says max(id)
+ * + 1, with no holes: a fresh one, or one a killed restore left, which the
+ * same command resumes.  Its notify trigger must not fire for every restored
+ * row (millions of queued notifications, and an event over 8000 bytes fails
+ * with the full-event payload): the session runs with session_replication_role
+ * = replica, which needs superuser, or on PostgreSQL 15 and later
+ * GRANT SET ON PARAMETER session_replication_role.  Logs, sets the status and
+ * returns false when the target is refused; nothing has been written then.
+ */
+static bool
+restore_check(load *l)
+{
+	static const char *sql =
+		"SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'id'::regclass AND attnum > 0 "
+		"  AND NOT attisdropped), (SELECT count(*) FROM id), (SELECT min(id) FROM id), "
+		"  (SELECT coalesce(max(id), 0) + 1 FROM events), "
+		"  EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'events'::regclass AND tgenabled = 'A')";
+	PGresult   *res;
+	bool		ok = false;
+
+	l->status = EXIT_REFUSED;
+	if (!events_check_role(&l->dst, true))
+		return false;
+	res = PQexec(l->dst.pg, "SELECT to_regclass('id') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetvalue(res, 0, 0)[0] != 't')
+	{
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			log_error("restore target (%s) is not an event source: it has no id table", l->dst.desc);
+		else
+			conn_report(&l->dst, "could not inspect the id table", res);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	if ((res = conn_exec(&l->dst, "could not read the id table", PGRES_TUPLES_OK, sql, 0, NULL)) == NULL)
+		return false;
+	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0 || strcmp(PQgetvalue(res, 0, 1), "1") != 0)
+		log_error("restore target (%s): its id table should hold one bigint, the next id; it has %s "
+				  "column(s) and %s row(s)", l->dst.desc, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	else if (strcmp(PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)) != 0)
+		log_error("restore target (%s): its id table says the next id is %s but its events end at %lld: "
+				  "insert_events() has been used on it, or it was changed by hand; refusing to restore into it",
+				  l->dst.desc, PQgetvalue(res, 0, 2), atoll(PQgetvalue(res, 0, 3)) - 1);
+	else if (PQgetvalue(res, 0, 4)[0] == 't')
+		log_error("restore target (%s): a trigger on events is enabled ALWAYS and would fire for every "
+				  "restored row; refusing", l->dst.desc);
+	else
+		ok = true;
+	PQclear(res);
+	if (!ok || !events_check_holes(&l->dst))
+		return false;
+
+	res = PQexec(l->dst.pg, "SET session_replication_role = replica");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (state != NULL && strcmp(state, "42501") == 0)
+			log_error("restore target (%s): a restore must keep the notify trigger from firing for every "
+					  "row, which needs permission to set session_replication_role: run it as a superuser, "
+					  "or GRANT SET ON PARAMETER session_replication_role TO the role (PostgreSQL 15+)",
+					  l->dst.desc);
+		else
+			conn_report(&l->dst, "could not set session_replication_role", res);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+
+	/* the last event, to check the stream agrees with it before appending (restore_same_last) */
+	res = PQexecParams(l->dst.pg, "SELECT id, ts, event FROM events ORDER BY id DESC LIMIT 1",
+					   0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		conn_report(&l->dst, "could not read its last event", res);
+		PQclear(res);
+		l->status = EXIT_DB;
+		return false;
+	}
+	l->restore_last = res;
+	l->status = EXIT_OK;
+	return true;
+}
+
+/* the id table moves with the events, so each batch is an explicit transaction */
+static bool
+restore_batch_begin(load *l)
+{
+	/* insert_events() takes the same lock: a writer let in too early waits, then sees the right id */
+	if (conn_command(&l->dst, "could not begin a restore batch", "BEGIN") &&
+		conn_command(&l->dst, "could not lock the id table", "LOCK TABLE id IN ACCESS EXCLUSIVE MODE"))
+		return true;
+	l->status = EXIT_DB;
+	return false;
+}
+
+/*
+ * The batch's COPY is over: with commit, set the id table to the batch's last
+ * id + 1 and commit both; otherwise (or when that fails) roll back.
+ */
+static bool
+restore_batch_end(load *l, bool commit)
+{
+	char		next[24];
+	const char *params[1] = {next};
+	PGresult   *res;
+
+	if (commit)
+	{
+		snprintf(next, sizeof(next), "%" PRIu64, l->pos + 1);
+		res = conn_exec(&l->dst, "could not update the id table", PGRES_COMMAND_OK,
+						"UPDATE id SET id = $1", 1, params);
+		PQclear(res);
+		if (res != NULL && conn_command(&l->dst, "could not commit a restore batch", "COMMIT"))
+			return true;
+		l->status = EXIT_DB;
+	}
+	PQclear(PQexec(l->dst.pg, "ROLLBACK"));
+	return false;
+}
+
+/* the stream's event at the target's last id must be the target's last event */
+static bool
+restore_same_last(load *l, const stream_event *e)
+{
+	stream_event last;
+
+	if (l->restore_last == NULL || PQntuples(l->restore_last) != 1)
+		return true;
+	last.id = (uint64_t) pg_get_int64(PQgetvalue(l->restore_last, 0, 0));
+	last.ts = pg_get_int64(PQgetvalue(l->restore_last, 0, 1));
+	/* jsonb's binary form: a version byte, then the text */
+	last.event = PQgetvalue(l->restore_last, 0, 2) + 1;
+	last.event_len = (size_t) PQgetlength(l->restore_last, 0, 2) - 1;
+	if (events_equal(&last, e))
+		return true;
+	log_error("restore target (%s): its events are not a prefix of the stream: its event %" PRIu64
+			  " differs from the stream's; nothing written", l->dst.desc, e->id);
+	l->status = EXIT_REFUSED;
+	return false;
 }
