@@ -133,7 +133,6 @@ read_config(targets *t, const char *file)
 	size_t		cap = 0;
 	ssize_t		len;
 	struct stat st;
-	char	   *line;
 
 	snprintf(t->workdir, sizeof(t->workdir), "%s/slate-status.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(t->workdir) == NULL)
@@ -160,29 +159,26 @@ read_config(targets *t, const char *file)
 		_exit(127);
 	}
 	close(fds[1]);
+	/* slate-config's output is a few lines: read it whole, then split it in place */
 	in = fdopen(fds[0], "r");
-	t->config_text = NULL;
-	/* keep every line: the targets point into them */
-	while (in && (line = NULL, cap = 0, len = getline(&line, &cap, in)) > 0)
-	{
-		if (line[len - 1] == '\n')
-			line[len - 1] = '\0';
-		if (strncmp(line, "source=", 7) == 0)
-			t->source = line + 7;
-		else if (strncmp(line, "destination=", 12) == 0 && t->n < MAX_DESTINATIONS)
-			t->dest[t->n++] = line + 12;
-		else
-		{
-			if (strncmp(line, "connect_timeout=", 16) == 0)
-				t->timeout_s = atoi(line + 16);
-			free(line);
-		}
-	}
-	free(line);
+	len = in ? getdelim(&t->config_text, &cap, '\0', in) : -1;
 	if (in)
 		fclose(in);
+	else
+		close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	for (char *line = len > 0 ? t->config_text : NULL, *next; line && *line; line = next)
+	{
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (strncmp(line, "source=", 7) == 0)
+			t->source = line + 7;
+		else if (strncmp(line, "destination=", 12) == 0 && !add_destination(t, line + 12))
+			return false;
+		else if (strncmp(line, "connect_timeout=", 16) == 0)
+			t->timeout_s = atoi(line + 16);
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || t->source == NULL || t->n == 0)
 	{
 		log_error("could not read the configuration file %s (see slate-config's message above)", file);
@@ -388,6 +384,7 @@ main(int argc, char **argv)
 	if (config != NULL && !read_config(&t, config))
 	{
 		forget_passwords(&t);
+		free(t.config_text);
 		return STATE_UNKNOWN;
 	}
 	timeout = common.connect_timeout > 0 ? (int) common.connect_timeout :
@@ -398,6 +395,7 @@ main(int argc, char **argv)
 	{
 		log_error("out of memory");
 		forget_passwords(&t);
+		free(t.config_text);
 		return STATE_UNKNOWN;
 	}
 	probe_source(&src, t.source, timeout);
@@ -426,5 +424,6 @@ main(int argc, char **argv)
 		worst = STATE_UNKNOWN;
 	}
 	free(dest);
+	free(t.config_text);
 	return worst;
 }
