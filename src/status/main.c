@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,66 @@ report_to_file(const char *path, out_format f, const source_status *s, const des
 	return true;
 }
 
+typedef struct probe_job
+{
+	pthread_t	thread;
+	bool		started;
+	source_status *src;			/* the source's job, or NULL */
+	const char *src_conninfo;
+	dest_status *dest;			/* a destination's job, or NULL */
+	int			timeout_s;
+} probe_job;
+
+static void *
+probe_thread(void *arg)
+{
+	probe_job  *j = arg;
+
+	if (j->src)
+		probe_source(j->src, j->src_conninfo, j->timeout_s);
+	else
+		probe_destination(j->dest, j->timeout_s);
+	return NULL;
+}
+
+/*
+ * Connect to the source and every destination at once, one thread each
+ * (libpq connections are independent, and log lines are written whole):
+ * the answer then takes about one connection's time, not one per database,
+ * and an unreachable server delays it by one connect timeout at most.  A
+ * thread that cannot be started runs its probe here instead.
+ */
+static void
+probe_all(source_status *src, const char *src_conninfo, dest_status *dest,
+		  const char *const *dest_conninfo, int n, int timeout_s)
+{
+	probe_job	jobs[MAX_DESTINATIONS + 1];
+
+	memset(jobs, 0, sizeof(jobs));
+	for (int i = 0; i <= n; i++)
+	{
+		probe_job  *j = &jobs[i];
+
+		j->timeout_s = timeout_s;
+		if (i == 0)
+		{
+			j->src = src;
+			j->src_conninfo = src_conninfo;
+		}
+		else
+		{
+			j->dest = &dest[i - 1];
+			j->dest->conninfo = dest_conninfo[i - 1];
+		}
+		j->started = pthread_create(&j->thread, NULL, probe_thread, j) == 0;
+		if (!j->started)
+			probe_thread(j);
+	}
+	for (int i = 0; i <= n; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -281,7 +342,7 @@ main(int argc, char **argv)
 	out_format	format = FORMAT_TEXT;
 	const char *config = NULL,
 			   *output = NULL;
-	source_status src;
+	source_status src = {0};
 	dest_status *dest;
 	check_state worst = STATE_OK;
 	int			c,
@@ -398,14 +459,11 @@ main(int argc, char **argv)
 		free(t.config_text);
 		return STATE_UNKNOWN;
 	}
-	probe_source(&src, t.source, timeout);
-	for (int i = 0; i < t.n; i++)
-	{
-		dest[i].conninfo = t.dest[i];
-		probe_destination(&dest[i], &src, timeout);
-	}
-	conn_close(&src.conn);
+	probe_all(&src, t.source, dest, t.dest, t.n, timeout);
 	forget_passwords(&t);
+	for (int i = 0; i < t.n; i++)
+		probe_lag(&dest[i], &src);
+	conn_close(&src.conn);
 
 	/* Judge and report */
 	for (int i = 0; i < t.n; i++)

@@ -73,22 +73,25 @@ read_age(slate_conn *src, uint64_t position, double *age, bool *found)
 }
 
 void
-probe_destination(dest_status *d, source_status *s, int timeout_s)
+probe_destination(dest_status *d, int timeout_s)
 {
 	slate_conn	c;
-	bool		found = false;
 
 	d->up = conn_open(&c, "destination", d->conninfo, timeout_s) &&
 		read_position(&c, &d->position) && read_writer(&c, &d->written);
 	snprintf(d->desc, sizeof(d->desc), "%s", c.desc);
 	conn_close(&c);
 	if (!d->up)
-	{
 		snprintf(d->reason, sizeof(d->reason), "could not be read%s%s%s",
 				 c.sqlstate[0] ? " (SQLSTATE " : "", c.sqlstate, c.sqlstate[0] ? ")" : "");
-		return;
-	}
-	if (!s->up)
+}
+
+void
+probe_lag(dest_status *d, source_status *s)
+{
+	bool		found = false;
+
+	if (!d->up || !s->up)
 		return;
 	if (d->position > s->position)
 	{
@@ -103,6 +106,7 @@ probe_destination(dest_status *d, source_status *s, int timeout_s)
 		{
 			/* the source went away between two questions */
 			s->up = false;
+			conn_close(&s->conn);
 			return;
 		}
 		if (!found)

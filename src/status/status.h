@@ -57,13 +57,16 @@ typedef enum out_format
 } out_format;
 
 /*
- * probe.c: connect and read; failures are logged on stderr and leave up false.
- * probe_source reads max(id); probe_destination its max(id) and the writer
- * lock, then, when the source is up, the ts of the first event it lacks from
- * the source (one primary-key lookup).
+ * probe.c: connect and read; failures are logged on stderr and leave up
+ * false.  probe_source reads the source's max(id) and keeps its connection;
+ * probe_destination reads a destination's max(id) and whether the writer
+ * lock is held, and closes its connection (the two are independent: they run
+ * at once, one thread each).  probe_lag then works out how far behind the
+ * destination is, with one primary-key lookup on the source.
  */
 void		probe_source(source_status *s, const char *conninfo, int timeout_s);
-void		probe_destination(dest_status *d, source_status *s, int timeout_s);
+void		probe_destination(dest_status *d, int timeout_s);
+void		probe_lag(dest_status *d, source_status *s);
 
 /* report.c: the state of each destination against the thresholds, and the worst */
 check_state judge(dest_status *d, const source_status *s, const thresholds *t);
