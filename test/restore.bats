@@ -249,3 +249,39 @@ assert_refused() {
 	assert_success
 	assert_output --partial "--restore"
 }
+
+@test "a long restore (a catch-up) reports its progress on stderr: percentage and time left" {
+	local third i target started
+	db_create pg progress source
+	target=$(cluster_conninfo pg progress)
+	third=$(($(stat -c %s "$BATS_FILE_TMPDIR/replica.mp") / 3))
+	# a third of the stream, then the rest once a second has passed: progress
+	# is logged at a commit at least a second after the last line
+	started=$SECONDS
+	{
+		head -c "$third" "$BATS_FILE_TMPDIR/replica.mp"
+		while [[ ! -e $BATS_TEST_TMPDIR/go ]]; do sleep 0.05; done
+		tail -c +$((third + 1)) "$BATS_FILE_TMPDIR/replica.mp"
+	} | slate-load --restore --max-events-per-write 100 --log-format=json "$target" \
+		2>"$BATS_TEST_TMPDIR/load.log" 3>&- &
+	echo "pid $!" >>"$BG"
+	for ((i = 0; i < 200; i++)); do
+		(($(maxid progress) > 0 && SECONDS - started >= 2)) && break
+		sleep 0.1
+	done
+	touch "$BATS_TEST_TMPDIR/go"
+	wait_exit $! 60
+	assert_equal "$STATUS" 0
+	assert_restored progress
+	# JSON lines through a JSON parser: at least one progress report, each sensible
+	run jq -r 'select(.catchup_percent != null) | "\(.catchup_percent) \(.eta_s) \(.msg)"' "$BATS_TEST_TMPDIR/load.log"
+	assert_success
+	[[ -n $output ]] || fail "no progress line in: $(cat "$BATS_TEST_TMPDIR/load.log")"
+	while read -r pct eta msg; do
+		awk -v p="$pct" -v e="$eta" 'BEGIN { exit !(p > 0 && p < 100 && e >= 0) }' || fail "bad progress: $pct % $eta s"
+		[[ $msg == *"% of the catch-up, about "*" s left" ]] || fail "bad message: $msg"
+	done <<<"$output"
+	# the last line, caught up, has none
+	run jq -r 'select(.msg | startswith("loaded")) | .catchup_percent' "$BATS_TEST_TMPDIR/load.log"
+	assert_output null
+}

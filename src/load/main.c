@@ -111,6 +111,28 @@ static bool restore_batch_begin(load *l);
 static bool restore_batch_end(load *l, bool commit);
 static bool restore_same_last(load *l, const stream_event *e);
 
+/*
+ * Progress of a catch-up (the destination behind the newest source id we
+ * know of): the share of the distance from where this run started, and the
+ * time left at the run's average rate so far.  Writes "" when caught up.
+ */
+static void
+catchup_progress(const load *l, double t, char *text, size_t text_len, char *json, size_t json_len)
+{
+	uint64_t	distance = l->source_max > l->dest_max ? l->source_max - l->dest_max : 0;
+	uint64_t	behind = l->source_max > l->committed ? l->source_max - l->committed : 0;
+	double		percent,
+				rate;
+
+	text[0] = json[0] = '\0';
+	if (behind == 0 || distance == 0 || l->total == 0 || t <= l->started)
+		return;
+	percent = 100.0 * (double) (l->committed - l->dest_max) / (double) distance;
+	rate = (double) l->total / (t - l->started);
+	snprintf(text, text_len, ", %.1f%% of the catch-up, about %.0f s left", percent, behind / rate);
+	snprintf(json, json_len, ",\"catchup_percent\":%.1f,\"eta_s\":%.0f", percent, behind / rate);
+}
+
 static void
 log_commit(load *l, bool final)
 {
@@ -119,7 +141,9 @@ log_commit(load *l, bool final)
 	uint64_t	n = l->total - l->logged_total;
 	uint64_t	behind = l->source_max > l->committed ? l->source_max - l->committed : 0;
 	double		lag = 0;
-	char		fields[256];
+	char		fields[320];
+	char		progress[96],
+				progress_json[64];
 	struct timespec wall;
 
 	if (!final && span < 1.0)
@@ -136,12 +160,13 @@ log_commit(load *l, bool final)
 		pg_ts_to_unix(l->last_ts, &sec, &nsec);
 		lag = (double) (wall.tv_sec - sec) + ((double) wall.tv_nsec - nsec) / 1e9;
 	}
+	catchup_progress(l, t, progress, sizeof(progress), progress_json, sizeof(progress_json));
 	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%"
-			 PRIu64 ",\"total\":%" PRIu64 ",\"lag_events\":%" PRIu64 ",\"lag_s\":%.3f",
-			 n, n / span, l->committed, l->total, behind, lag);
+			 PRIu64 ",\"total\":%" PRIu64 ",\"lag_events\":%" PRIu64 ",\"lag_s\":%.3f%s",
+			 n, n / span, l->committed, l->total, behind, lag, progress_json);
 	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64
-		   ", lag %" PRIu64 " events, %.3f s", final ? "loaded" : "copied", n, n / span,
-		   l->committed, behind, lag);
+		   ", lag %" PRIu64 " events, %.3f s%s", final ? "loaded" : "copied", n, n / span,
+		   l->committed, behind, lag, progress);
 	l->last_log = t;
 	l->logged_total = l->total;
 }
