@@ -82,6 +82,12 @@ MAN_PAGES = $(wildcard man/*.1 man/*.5)
 UNITS = $(wildcard systemd/*.service systemd/*.timer)
 
 install: all
+	@$(MAKE) --no-print-directory install-files
+
+# what install copies, without building first: the suite's test/install.bats
+# uses it, so that it never rebuilds bin/ (e.g. without the sanitizers) under
+# the other tests' feet
+install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 pipeline.sh $(DESTDIR)$(PREFIX)/bin/slate-replicator
@@ -98,7 +104,7 @@ clean:
 	rm -rf build bin/slate-* test/bin
 
 FORCE:
-.PHONY: all deps test demo install clean FORCE
+.PHONY: all deps test demo install install-files clean FORCE
 
 # make valgrind: memcheck of a 100k-event extract | load (and a --follow run)
 # on a throwaway cluster; fails on any memory error or definite/indirect leak
