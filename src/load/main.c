@@ -88,12 +88,12 @@ usage(void)
 		   "                                transaction boundary (default 10000)\n"
 		   "      --synchronous-commit=on|off  for the load session (default off: a lost\n"
 		   "                                tail is copied again, see README)\n"
-		   "      --check                   validate the destination against the stream's\n"
-		   "                                header (and its ids for holes), then exit\n"
-		   "                                without writing\n"
 		   "      --restore                 fill an event source (made by sql/ or the original\n"
 		   "                                slate-init-db) from a replica's stream, keeping\n"
 		   "                                its id table at max(id) + 1 in every batch\n"
+		   "      --check                   validate the destination against the stream's\n"
+		   "                                header (and its ids for holes), then exit\n"
+		   "                                without writing\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -665,9 +665,9 @@ main(int argc, char **argv)
 	static const struct option long_options[] = {
 		{"max-events-per-write", required_argument, NULL, 'm'},
 		{"synchronous-commit", required_argument, NULL, 's'},
+		{"restore", no_argument, NULL, 'R'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
-		{"restore", no_argument, NULL, 'r'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -698,15 +698,15 @@ main(int argc, char **argv)
 				}
 				l.sync_commit = strcmp(optarg, "on") == 0;
 				break;
+			case 'R':
+				l.restore = true;
+				break;
 			case 'w':
 				if (!opt_int64(PROG, "lock-wait", optarg, 0, 3600, &lock_wait))
 					return EXIT_USAGE;
 				break;
 			case 'c':
 				l.check_only = true;
-				break;
-			case 'r':
-				l.restore = true;
 				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
@@ -747,9 +747,9 @@ main(int argc, char **argv)
 
 	if (l.status == EXIT_OK && !stop_requested && !l.check_only)
 		log_commit(&l, true);
-	PQclear(l.restore_last);
 	free(l.hold);
 	stream_reader_free(l.in);
+	PQclear(l.restore_last);
 	conn_close(&l.dst);
 	return l.status;
 }
