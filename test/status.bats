@@ -169,6 +169,8 @@ status_until() {
 	assert_line --index 0 --partial "SLATE WARNING"
 	assert_line --index 1 --partial "WARNING: destination 1"
 	assert_line --index 1 --partial "; more than $((behind - 1)) events behind"
+	# the performance data carries the thresholds
+	assert_line --index 0 --regexp " \| behind_events_1=$behind;$((behind - 1));;0 behind_seconds_1=[0-9.]+s;;;0\$"
 	run slate-status --warn-events=0 --crit-events=$((behind - 1)) --source "$SRC" --destination "$LAG"
 	assert_failure 2
 	assert_line --index 0 --partial "SLATE CRITICAL"
@@ -179,8 +181,15 @@ status_until() {
 	run slate-status --warn-seconds=0 --crit-seconds=86400 --source "$SRC" --destination "$LAG"
 	assert_failure 1
 	assert_line --index 1 --partial "; more than 0 s behind"
-	run slate-status --warn-seconds=0 --crit-seconds=0 --source "$SRC" --destination "$LAG"
+	# (the oldest missing event grows older: wait until it is over 0.5 s old)
+	local i
+	for ((i = 0; i < 50; i++)); do
+		awk -v a="$(age_of $(($(maxid lag) + 1)))" 'BEGIN { exit !(a > 0.5) }' && break
+		sleep 0.1
+	done
+	run slate-status --warn-seconds=0 --crit-seconds=0.5 --source "$SRC" --destination "$LAG"
 	assert_failure 2
+	assert_line --index 0 --regexp "behind_seconds_1=[0-9.]+s;0;0.5;0\$"
 	run slate-status --crit-not-written --source "$SRC" --destination "$LAG"
 	assert_failure 2
 	# JSON and Prometheus carry the same state and exit status

@@ -227,7 +227,7 @@ opt_seconds(const char *opt, const char *arg, double *out)
  */
 static bool
 report_to_file(const char *path, out_format f, const source_status *s, const dest_status *d,
-			   int n, check_state worst)
+			   int n, check_state worst, const thresholds *t)
 {
 	char		tmp[PATH_MAX];
 	int			fd;
@@ -248,7 +248,7 @@ report_to_file(const char *path, out_format f, const source_status *s, const des
 		unlink(tmp);
 		return false;
 	}
-	ok = report(out, f, s, d, n, worst) && fsync(fd) == 0;
+	ok = report(out, f, s, d, n, worst, t) && fsync(fd) == 0;
 	ok = fclose(out) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0)
 	{
@@ -474,8 +474,8 @@ main(int argc, char **argv)
 			(s == STATE_UNKNOWN && worst == STATE_OK))
 			worst = s;
 	}
-	if (output != NULL ? !report_to_file(output, format, &src, dest, t.n, worst)
-		: !report(stdout, format, &src, dest, t.n, worst))
+	if (output != NULL ? !report_to_file(output, format, &src, dest, t.n, worst, &th)
+		: !report(stdout, format, &src, dest, t.n, worst, &th))
 	{
 		if (output == NULL)
 			log_error("could not write to stdout: %s", strerror(errno));

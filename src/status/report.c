@@ -75,10 +75,26 @@ judge(dest_status *d, const source_status *s, const thresholds *t)
 	return d->state;
 }
 
+/* a threshold for performance data: empty when not set */
+static void
+perf_threshold(char *buf, size_t n, double v, bool is_set)
+{
+	if (is_set)
+		snprintf(buf, n, "%g", v);
+	else
+		buf[0] = '\0';
+}
+
 /* the monitoring-plugins first line: state, counts, the largest lag, performance data */
 static void
-text_summary(FILE *out, const source_status *s, const dest_status *d, int n, check_state worst)
+text_summary(FILE *out, const source_status *s, const dest_status *d, int n, check_state worst,
+			 const thresholds *t)
 {
+	char		we[32],
+				ce[32],
+				ws[32],
+				cs[32];
+
 	int			count[4] = {0};
 	uint64_t	max_events = 0;
 	double		max_seconds = 0;
@@ -99,12 +115,16 @@ text_summary(FILE *out, const source_status *s, const dest_status *d, int n, che
 				s->position, max_events, max_seconds);
 	else
 		fprintf(out, "source could not be read |");
+	perf_threshold(we, sizeof(we), (double) t->warn_events, t->warn_events >= 0);
+	perf_threshold(ce, sizeof(ce), (double) t->crit_events, t->crit_events >= 0);
+	perf_threshold(ws, sizeof(ws), t->warn_seconds, t->warn_seconds >= 0);
+	perf_threshold(cs, sizeof(cs), t->crit_seconds, t->crit_seconds >= 0);
 	for (int i = 0; i < n; i++)
 	{
-		if (!d[i].behind_known)
+		if (!d[i].behind_known || d[i].ahead)
 			continue;
-		fprintf(out, " behind_events_%d=%" PRIu64 ";;;0 behind_seconds_%d=%.3fs;;;0",
-				i + 1, d[i].behind_events, i + 1, d[i].behind_seconds);
+		fprintf(out, " behind_events_%d=%" PRIu64 ";%s;%s;0 behind_seconds_%d=%.3fs;%s;%s;0",
+				i + 1, d[i].behind_events, we, ce, i + 1, d[i].behind_seconds, ws, cs);
 	}
 	fputc('\n', out);
 }
@@ -263,12 +283,12 @@ prometheus(FILE *out, const source_status *s, const dest_status *d, int n)
 
 bool
 report(FILE *out, out_format f, const source_status *s, const dest_status *d, int n,
-	   check_state worst)
+	   check_state worst, const thresholds *t)
 {
 	switch (f)
 	{
 		case FORMAT_TEXT:
-			text_summary(out, s, d, n, worst);
+			text_summary(out, s, d, n, worst, t);
 			for (int i = 0; i < n; i++)
 				text_line(out, &d[i], i, s);
 			break;

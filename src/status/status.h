@@ -72,6 +72,6 @@ void		probe_lag(dest_status *d, source_status *s);
 check_state judge(dest_status *d, const source_status *s, const thresholds *t);
 /* write the report in the format; false on a write error */
 bool		report(FILE *out, out_format f, const source_status *s, const dest_status *d, int n,
-				   check_state worst);
+				   check_state worst, const thresholds *t);
 
 #endif
