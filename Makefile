@@ -75,16 +75,36 @@ demo: deps
 	$(MAKE) all
 	bash tools/demo.sh
 
+# manual pages (man/) and systemd units (systemd/, @BINDIR@ filled in)
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES = $(wildcard man/*.1 man/*.5)
+UNITS = $(wildcard systemd/*.service systemd/*.timer)
+
 install: all
+	@$(MAKE) --no-print-directory install-files
+
+# what install copies, without building first: the suite's test/install.bats
+# uses it, so that it never rebuilds bin/ (e.g. without the sanitizers) under
+# the other tests' feet
+install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 pipeline.sh $(DESTDIR)$(PREFIX)/bin/slate-replicator
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u#systemd/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u#systemd/} || exit 1; \
+	done
 
 clean:
 	rm -rf build bin/slate-* test/bin
 
 FORCE:
-.PHONY: all deps test demo install clean FORCE
+.PHONY: all deps test demo install install-files clean FORCE
 
 # make valgrind: memcheck of a 100k-event extract | load (and a --follow run)
 # on a throwaway cluster; fails on any memory error or definite/indirect leak

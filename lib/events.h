@@ -16,6 +16,18 @@ typedef struct events_ends
 	PGresult   *res;			/* owned; free with events_ends_clear */
 } events_ends;
 
+/*
+ * The advisory lock slate-load holds on a destination while it writes it: one
+ * writer per destination.  In pg_locks a bigint key shows as classid (high 32
+ * bits), objid (low 32 bits) and objsubid 1; EVENTS_WRITER_LOCKED is an SQL
+ * condition on pg_locks k that finds it granted in the current database.
+ */
+#define EVENTS_WRITER_LOCK_KEY "7236828674521412981"
+#define EVENTS_WRITER_LOCKED \
+	"k.locktype = 'advisory' AND k.granted AND k.database = " \
+	"(SELECT oid FROM pg_database WHERE datname = current_database()) " \
+	"AND k.objsubid = 1 AND ((k.classid::bigint << 32) | k.objid::bigint) = " EVENTS_WRITER_LOCK_KEY
+
 /* read max(id) and the first event in one statement (binary); logs and returns false on failure */
 bool events_read_ends(slate_conn *c, events_ends *ends);
 void events_ends_clear(events_ends *ends);

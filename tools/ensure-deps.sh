@@ -95,6 +95,12 @@ check() {
 	for lib in bats-support bats-assert; do
 		[ -e "/usr/lib/bats/$lib/load.bash" ] || need "$lib"
 	done
+	# slate-status's tests parse its JSON with jq and its Prometheus output
+	# with python3; the manual pages are checked with groff and man
+	have_command jq || need jq
+	have_command python3 || need python3
+	have_command groff || need groff-base
+	have_command man || need man-db
 	# pgrep and ps for the process tests, openssl for the TLS test
 	have_command pgrep && have_command ps || need procps
 	have_command openssl || need openssl

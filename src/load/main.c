@@ -23,7 +23,7 @@
 #define MAX_MESSAGE (256 * 1024 * 1024)	/* a jsonb value is at most 255 MB */
 #define HOLD_CAP (4 * 1024 * 1024)		/* held-back transaction bytes before spilling */
 #define PUT_CHUNK (64 * 1024)
-#define LOCK_KEY "7236828674521412981"	/* advisory lock: one writer per destination */
+#define LOCK_KEY EVENTS_WRITER_LOCK_KEY	/* advisory lock: one writer per destination */
 
 typedef struct load
 {
@@ -69,6 +69,10 @@ typedef struct load
 				last_log;
 	uint64_t	logged_total;
 	int			status;
+
+	/* --restore: the target is a source; see restore_check */
+	bool		restore;
+	PGresult   *restore_last;	/* the target's last event before we began, or NULL */
 } load;
 
 static double
@@ -92,6 +96,9 @@ usage(void)
 		   "                                transaction boundary (default 10000)\n"
 		   "      --synchronous-commit=on|off  for the load session (default off: a lost\n"
 		   "                                tail is copied again, see README)\n"
+		   "      --restore                 fill an event source (made by sql/ or the original\n"
+		   "                                slate-init-db) from a replica's stream, keeping\n"
+		   "                                its id table at max(id) + 1 in every batch\n"
 		   "      --check                   validate the destination against the stream's\n"
 		   "                                header (and its ids for holes), then exit\n"
 		   "                                without writing\n"
@@ -117,6 +124,33 @@ usage(void)
 		   PROG, PROG);
 }
 
+static bool restore_check(load *l);
+static bool restore_batch_begin(load *l);
+static bool restore_batch_end(load *l, bool commit);
+static bool restore_same_last(load *l, const stream_event *e);
+
+/*
+ * Progress of a catch-up (the destination behind the newest source id we
+ * know of): the share of the distance from where this run started, and the
+ * time left at the run's average rate so far.  Writes "" when caught up.
+ */
+static void
+catchup_progress(const load *l, double t, char *text, size_t text_len, char *json, size_t json_len)
+{
+	uint64_t	distance = l->source_max > l->dest_max ? l->source_max - l->dest_max : 0;
+	uint64_t	behind = l->source_max > l->committed ? l->source_max - l->committed : 0;
+	double		percent,
+				rate;
+
+	text[0] = json[0] = '\0';
+	if (behind == 0 || distance == 0 || l->total == 0 || t <= l->started)
+		return;
+	percent = 100.0 * (double) (l->committed - l->dest_max) / (double) distance;
+	rate = (double) l->total / (t - l->started);
+	snprintf(text, text_len, ", %.1f%% of the catch-up, about %.0f s left", percent, behind / rate);
+	snprintf(json, json_len, ",\"catchup_percent\":%.1f,\"eta_s\":%.0f", percent, behind / rate);
+}
+
 static void
 log_commit(load *l, bool final)
 {
@@ -125,7 +159,9 @@ log_commit(load *l, bool final)
 	uint64_t	n = l->total - l->logged_total;
 	uint64_t	behind = l->source_max > l->committed ? l->source_max - l->committed : 0;
 	double		lag = 0;
-	char		fields[256];
+	char		fields[320];
+	char		progress[96],
+				progress_json[64];
 	struct timespec wall;
 
 	if (!final && span < 1.0)
@@ -142,12 +178,13 @@ log_commit(load *l, bool final)
 		pg_ts_to_unix(l->last_ts, &sec, &nsec);
 		lag = (double) (wall.tv_sec - sec) + ((double) wall.tv_nsec - nsec) / 1e9;
 	}
+	catchup_progress(l, t, progress, sizeof(progress), progress_json, sizeof(progress_json));
 	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%"
-			 PRIu64 ",\"total\":%" PRIu64 ",\"lag_events\":%" PRIu64 ",\"lag_s\":%.3f",
-			 n, n / span, l->committed, l->total, behind, lag);
+			 PRIu64 ",\"total\":%" PRIu64 ",\"lag_events\":%" PRIu64 ",\"lag_s\":%.3f%s",
+			 n, n / span, l->committed, l->total, behind, lag, progress_json);
 	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64
-		   ", lag %" PRIu64 " events, %.3f s", final ? "loaded" : "copied", n, n / span,
-		   l->committed, behind, lag);
+		   ", lag %" PRIu64 " events, %.3f s%s", final ? "loaded" : "copied", n, n / span,
+		   l->committed, behind, lag, progress);
 	l->last_log = t;
 	l->logged_total = l->total;
 }
@@ -184,6 +221,8 @@ batch_begin(load *l)
 
 	if (l->in_batch)
 		return true;
+	if (l->restore && !restore_batch_begin(l))
+		return false;
 	res = PQexec(l->dst.pg, "COPY events (id, ts, event) FROM STDIN (FORMAT binary)");
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 	{
@@ -251,6 +290,8 @@ batch_end(load *l, const char *abort_reason)
 		}
 		PQclear(res);
 	}
+	if (l->restore && !restore_batch_end(l, ok && abort_reason == NULL))
+		ok = false;
 	if (!ok || abort_reason != NULL)
 	{
 		l->pos = l->committed;
@@ -504,6 +545,9 @@ on_event(load *l, stream_reader *in, const stream_event *e)
 
 	if (!stream_order_ok(l, in, e))
 		return false;
+	/* a restore target is a source: its last event must be the stream's exactly */
+	if (l->restore && e->id == l->dest_max && !restore_same_last(l, e))
+		return false;
 	if (e->id <= accepted)		/* already there: replays and overlaps are harmless */
 		return l->last_res == NULL || e->id != l->last.id || check_last(l, e);
 	if (e->id != accepted + 1)
@@ -587,9 +631,7 @@ take_lock(load *l)
 	static const char *holder_sql =
 		"SELECT a.pid, coalesce(a.application_name, ''), a.usename, coalesce(host(a.client_addr), 'local'), "
 		"a.backend_start::timestamptz(0) FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid "
-		"WHERE k.locktype = 'advisory' AND k.granted AND k.database = "
-		"(SELECT oid FROM pg_database WHERE datname = current_database()) "
-		"AND k.objsubid = 1 AND ((k.classid::bigint << 32) | k.objid::bigint) = " LOCK_KEY " LIMIT 1";
+		"WHERE " EVENTS_WRITER_LOCKED " LIMIT 1";
 	double		deadline = now_s() + l->lock_wait_s;
 	PGresult   *res;
 
@@ -781,6 +823,7 @@ main(int argc, char **argv)
 	static const struct option long_options[] = {
 		{"max-events-per-write", required_argument, NULL, 'm'},
 		{"synchronous-commit", required_argument, NULL, 's'},
+		{"restore", no_argument, NULL, 'R'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
 		{"repair", no_argument, NULL, 'r'},
@@ -814,6 +857,9 @@ main(int argc, char **argv)
 					return EXIT_USAGE;
 				}
 				l.sync_commit = strcmp(optarg, "on") == 0;
+				break;
+			case 'R':
+				l.restore = true;
 				break;
 			case 'w':
 				if (!opt_int64(PROG, "lock-wait", optarg, 0, 3600, &lock_wait))
@@ -857,7 +903,8 @@ main(int argc, char **argv)
 		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
 	l.started = l.last_log = now_s();
-	if (!events_check_table(&l.dst) || !events_check_role(&l.dst, false) ||
+	if (!events_check_table(&l.dst) ||
+		!(l.restore ? restore_check(&l) : events_check_role(&l.dst, false)) ||
 		(l.check_only && !events_check_holes(&l.dst)))
 		l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
 	else if (l.check_only)
@@ -875,6 +922,151 @@ main(int argc, char **argv)
 	PQclear(l.last_res);
 	free(l.hold);
 	stream_reader_free(l.in);
+	PQclear(l.restore_last);
 	conn_close(&l.dst);
 	return l.status;
+}
+
+/*
+ * --restore: fill a source's events from a replica's stream.  The target
+ * must be a source (notify trigger and id table) whose id table says max(id)
+ * + 1, with no holes: a fresh one, or one a killed restore left, which the
+ * same command resumes.  Its notify trigger must not fire for every restored
+ * row (millions of queued notifications, and an event over 8000 bytes fails
+ * with the full-event payload): the session runs with session_replication_role
+ * = replica, which needs superuser, or on PostgreSQL 15 and later
+ * GRANT SET ON PARAMETER session_replication_role.  Logs, sets the status and
+ * returns false when the target is refused; nothing has been written then.
+ */
+static bool
+restore_check(load *l)
+{
+	static const char *sql =
+		"SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'id'::regclass AND attnum > 0 "
+		"  AND NOT attisdropped), (SELECT count(*) FROM id), (SELECT min(id) FROM id), "
+		"  (SELECT coalesce(max(id), 0) + 1 FROM events), "
+		"  EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'events'::regclass AND tgenabled = 'A')";
+	PGresult   *res;
+	bool		ok = false;
+
+	l->status = EXIT_REFUSED;
+	if (!events_check_role(&l->dst, true))
+		return false;
+	res = PQexec(l->dst.pg, "SELECT to_regclass('id') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetvalue(res, 0, 0)[0] != 't')
+	{
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			log_error("restore target (%s) is not an event source: it has no id table", l->dst.desc);
+		else
+			conn_report(&l->dst, "could not inspect the id table", res);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	if ((res = conn_exec(&l->dst, "could not read the id table", PGRES_TUPLES_OK, sql, 0, NULL)) == NULL)
+		return false;
+	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0 || strcmp(PQgetvalue(res, 0, 1), "1") != 0)
+		log_error("restore target (%s): its id table should hold one bigint, the next id; it has %s "
+				  "column(s) and %s row(s)", l->dst.desc, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	else if (strcmp(PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)) != 0)
+		log_error("restore target (%s): its id table says the next id is %s but its events end at %lld: "
+				  "insert_events() has been used on it, or it was changed by hand; refusing to restore into it",
+				  l->dst.desc, PQgetvalue(res, 0, 2), atoll(PQgetvalue(res, 0, 3)) - 1);
+	else if (PQgetvalue(res, 0, 4)[0] == 't')
+		log_error("restore target (%s): a trigger on events is enabled ALWAYS and would fire for every "
+				  "restored row; refusing", l->dst.desc);
+	else
+		ok = true;
+	PQclear(res);
+	if (!ok || !events_check_holes(&l->dst))
+		return false;
+
+	res = PQexec(l->dst.pg, "SET session_replication_role = replica");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (state != NULL && strcmp(state, "42501") == 0)
+			log_error("restore target (%s): a restore must keep the notify trigger from firing for every "
+					  "row, which needs permission to set session_replication_role: run it as a superuser, "
+					  "or GRANT SET ON PARAMETER session_replication_role TO the role (PostgreSQL 15+)",
+					  l->dst.desc);
+		else
+			conn_report(&l->dst, "could not set session_replication_role", res);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+
+	/* the last event, to check the stream agrees with it before appending (restore_same_last) */
+	res = PQexecParams(l->dst.pg, "SELECT id, ts, event FROM events ORDER BY id DESC LIMIT 1",
+					   0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		conn_report(&l->dst, "could not read its last event", res);
+		PQclear(res);
+		l->status = EXIT_DB;
+		return false;
+	}
+	l->restore_last = res;
+	l->status = EXIT_OK;
+	return true;
+}
+
+/* the id table moves with the events, so each batch is an explicit transaction */
+static bool
+restore_batch_begin(load *l)
+{
+	/* insert_events() takes the same lock: a writer let in too early waits, then sees the right id */
+	if (conn_command(&l->dst, "could not begin a restore batch", "BEGIN") &&
+		conn_command(&l->dst, "could not lock the id table", "LOCK TABLE id IN ACCESS EXCLUSIVE MODE"))
+		return true;
+	l->status = EXIT_DB;
+	return false;
+}
+
+/*
+ * The batch's COPY is over: with commit, set the id table to the batch's last
+ * id + 1 and commit both; otherwise (or when that fails) roll back.
+ */
+static bool
+restore_batch_end(load *l, bool commit)
+{
+	char		next[24];
+	const char *params[1] = {next};
+	PGresult   *res;
+
+	if (commit)
+	{
+		snprintf(next, sizeof(next), "%" PRIu64, l->pos + 1);
+		res = conn_exec(&l->dst, "could not update the id table", PGRES_COMMAND_OK,
+						"UPDATE id SET id = $1", 1, params);
+		PQclear(res);
+		if (res != NULL && conn_command(&l->dst, "could not commit a restore batch", "COMMIT"))
+			return true;
+		l->status = EXIT_DB;
+	}
+	PQclear(PQexec(l->dst.pg, "ROLLBACK"));
+	return false;
+}
+
+/* the stream's event at the target's last id must be the target's last event */
+static bool
+restore_same_last(load *l, const stream_event *e)
+{
+	stream_event last;
+
+	if (l->restore_last == NULL || PQntuples(l->restore_last) != 1)
+		return true;
+	last.id = (uint64_t) pg_get_int64(PQgetvalue(l->restore_last, 0, 0));
+	last.ts = pg_get_int64(PQgetvalue(l->restore_last, 0, 1));
+	/* jsonb's binary form: a version byte, then the text */
+	last.event = PQgetvalue(l->restore_last, 0, 2) + 1;
+	last.event_len = (size_t) PQgetlength(l->restore_last, 0, 2) - 1;
+	if (events_equal(&last, e))
+		return true;
+	log_error("restore target (%s): its events are not a prefix of the stream: its event %" PRIu64
+			  " differs from the stream's; nothing written", l->dst.desc, e->id);
+	l->status = EXIT_REFUSED;
+	return false;
 }
