@@ -93,9 +93,8 @@ sql_lines() {
 	run jq -r 'select(.event.big != null) | .event.big | length' "$BATS_TEST_TMPDIR/out.jsonl"
 	assert_output 20000
 	# ts to the microsecond, ISO 8601 with its offset
-	run jq -r '.ts' "$BATS_TEST_TMPDIR/out.jsonl"
-	refute_output --regexp '(^|'$'\n'')[^'$'\n'']*[^0-9T:.+-][^'$'\n'']*'
-	assert_line --index 0 --regexp '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00$'
+	run bash -c 'jq -r .ts "$1" | grep -cvE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00$"' _ "$BATS_TEST_TMPDIR/out.jsonl"
+	assert_output 0
 }
 
 @test "-e prints the event texts; -n numbers transactions; -b separates them" {
@@ -123,7 +122,7 @@ sql_lines() {
 	run jq -r .type "$BATS_TEST_TMPDIR/all.jsonl"
 	assert_line --index 0 header
 	assert_line --index 1 event
-	assert_line --index 1803 end
+	assert_line --index 1804 end
 	run slate-cat --encode "$BATS_TEST_TMPDIR/all.jsonl"
 	run bash -c 'slate-cat --encode "$1" | cmp - "$2"' _ "$BATS_TEST_TMPDIR/all.jsonl" "$BATS_FILE_TMPDIR/all.mp"
 	assert_success
@@ -174,7 +173,8 @@ sql_lines() {
 }
 
 @test "bad JSON lines: line N, status 3, nothing after the last whole transaction" {
-	# three transactions of two events; the fifth line is bad
+	# three transactions of two events; the fifth line is bad.  Whether the
+	# second transaction was whole, only a good fifth line could have said
 	for i in 1 2 3 4 5 6; do
 		printf '{"id":%d,"ts":"2026-12-04T18:00:0%dZ","event":{"n": %d}}\n' $i $(((i + 1) / 2)) $i
 	done >"$BATS_TEST_TMPDIR/good.jsonl"
@@ -189,32 +189,30 @@ sql_lines() {
 		'{"id":5,"ts":"2026-12-04T18:00:03Z"}' \
 		'not json'; do
 		bad 5 "$case"
-		run --separate-stderr slate-cat --log-format=text --encode "$BATS_TEST_TMPDIR/bad.jsonl"
+		run --separate-stderr bash -c 'slate-cat --log-format=text --encode "$1" >"$1.mp"' _ "$BATS_TEST_TMPDIR/bad.jsonl"
 		assert_failure 3
 		[[ $stderr == *"bad.jsonl: line 5: "* ]] || { echo "$case: $stderr"; false; }
-		[[ $stderr == *"wrote whole transactions through id 4"* ]]
-		# what was written: the first two transactions, no end: slate-load keeps them, exit 3
-		run bash -c 'slate-cat -e --log-format=text "$1/bad.jsonl.mp" 2>&1' _ "$BATS_TEST_TMPDIR"
-		slate-cat --encode "$BATS_TEST_TMPDIR/bad.jsonl" >"$BATS_TEST_TMPDIR/bad.mp" 2>/dev/null || true
-		run --separate-stderr slate-cat -e "$BATS_TEST_TMPDIR/bad.mp"
+		[[ $stderr == *"wrote whole transactions through id 2"* ]]
+		# what was written: the first transaction, no end: slate-load keeps it, exit 3
+		run --separate-stderr slate-cat -e "$BATS_TEST_TMPDIR/bad.jsonl.mp"
 		assert_failure 3
-		assert_output "$(printf '{"n": 1}\n{"n": 2}\n{"n": 3}\n{"n": 4}')"
+		assert_output "$(printf '{"n": 1}\n{"n": 2}')"
 	done
 	dst=$(fresh_dest badjson)
 	run bash -c 'slate-cat --encode "$1" 2>/dev/null | slate-load "$2"' _ "$BATS_TEST_TMPDIR/bad.jsonl" "$dst"
 	assert_failure 3
-	assert_equal "$(psql_c pg badjson "SELECT string_agg(id::text, ',' ORDER BY id) FROM events")" "1,2,3,4"
+	assert_equal "$(psql_c pg badjson "SELECT string_agg(id::text, ',' ORDER BY id) FROM events")" "1,2"
 	# a transaction whose txn says one but whose ts says two
 	printf '%s\n' '{"id":1,"ts":"2026-12-04T18:00:00Z","txn":1,"event":1}' \
 		'{"id":2,"ts":"2026-12-04T18:00:01Z","txn":1,"event":2}' >"$BATS_TEST_TMPDIR/txn.jsonl"
-	run --separate-stderr slate-cat --log-format=text --encode "$BATS_TEST_TMPDIR/txn.jsonl"
+	run --separate-stderr bash -c 'slate-cat --log-format=text --encode "$1" >/dev/null' _ "$BATS_TEST_TMPDIR/txn.jsonl"
 	assert_failure 3
 	[[ $stderr == *"line 2: "*"transaction 1"*"ts differs"* ]]
 	# events alone must start at id 1; --all lines that stop before the end are a cut stream
-	run --separate-stderr slate-cat --log-format=text --encode < <(sed 1d "$BATS_TEST_TMPDIR/good.jsonl")
+	run --separate-stderr bash -c 'sed 1d "$1" | slate-cat --log-format=text --encode' _ "$BATS_TEST_TMPDIR/good.jsonl"
 	assert_failure 3
 	[[ $stderr == *"stdin: line 1: the first event has id 2"* ]]
-	run --separate-stderr bash -c 'slate-cat -a "$1" | head -100 | slate-cat --log-format=text --encode' _ "$BATS_FILE_TMPDIR/all.mp"
+	run --separate-stderr bash -c 'slate-cat -a "$1" | head -100 | slate-cat --log-format=text --encode >/dev/null' _ "$BATS_FILE_TMPDIR/all.mp"
 	assert_failure 3
 	[[ $stderr == *"line 100: the input ends without an end line"* ]]
 	run --separate-stderr slate-cat --encode </dev/null
@@ -295,7 +293,7 @@ sql_lines() {
 	check() { # check WHERE OPTION...: the extract with OPTIONS prints the rows of WHERE
 		local where=$1
 		shift
-		run bash -c 'set -o pipefail; slate-extract "$@" "$SRC" | slate-cat' _ "$@"
+		run --separate-stderr bash -c 'set -o pipefail; slate-extract "$@" "$SRC" | slate-cat' _ "$@"
 		assert_success
 		assert_equal "$output" "$(sql_lines "$where")"
 		[ -n "$output" ]
@@ -311,7 +309,7 @@ sql_lines() {
 	check "event @> '{\"metadata\": {\"command\": \"Fill\"}}' AND ts >= '$since'" \
 		--contains '{"metadata": {"command": "Fill"}}' --since "$since"
 	# quotes in a value are data, not SQL
-	run bash -c 'slate-extract --entity-name "x'"'"' OR true --" "$SRC" | slate-cat'
+	run bash -c 'slate-extract --entity-name "x'"'"' OR true --" "$SRC" 2>/dev/null | slate-cat'
 	assert_success
 	assert_output ""
 	# --since takes whole transactions: every ts in the output has all its source events
@@ -383,7 +381,7 @@ sql_lines() {
 
 @test "README: one entity's history through jq" {
 	eid=$(psql_c pg src "SELECT event #>> '{entityId}' FROM events WHERE id = 100")
-	run bash -c 'slate-extract --entity-id "$1" "$SRC" | slate-cat | jq -r "[.id, .event.operation, .event.propertyName] | @tsv"' _ "$eid"
+	run bash -c 'slate-extract --entity-id "$1" "$SRC" 2>/dev/null | slate-cat | jq -r "[.id, .event.operation, .event.propertyName] | @tsv"' _ "$eid"
 	assert_success
 	assert_output "$(psql_c pg src "SELECT id, event #>> '{operation}', event #>> '{propertyName}'
 		FROM events WHERE event #>> '{entityId}' = '$eid' ORDER BY id" | tr '|' '\t')"

@@ -38,6 +38,8 @@ typedef struct encoder
 	const char *name;			/* of the input being read, for messages */
 	uint64_t	lineno;
 	bool		synth;			/* this stream's header was made up: no header line */
+	uint64_t	written;		/* the last event id flushed (whole transactions) */
+	bool		unmarked;		/* no marker follows it yet in the output */
 	bool		has_txn;		/* the last event had a "txn" */
 	uint64_t	last_txn;
 	char		producer[256];	/* the reader's limits, so what we write reads back */
@@ -335,8 +337,13 @@ take(encoder *x, stream_msg *m, const line *l)
 			x->ck.txn_total++;
 		}
 		/* the transaction before this one is whole: out with it */
-		if (x->ck.new_txn && !stream_flush(w))
-			return STEP_WRITE;
+		if (x->ck.new_txn && !first)
+		{
+			if (!stream_flush(w))
+				return STEP_WRITE;
+			x->written = prev;
+			x->unmarked = true;
+		}
 		x->has_txn = has_txn;
 		x->last_txn = txn;
 		return stream_write_event(w, &m->ev) ? STEP_OK : STEP_WRITE;
@@ -349,11 +356,16 @@ take(encoder *x, stream_msg *m, const line *l)
 	{
 		case MSG_HEADER:
 			x->synth = false;
+			x->written = m->hdr.after;
 			x->has_txn = false;
 			return stream_write_header(w, &m->hdr) ? STEP_OK : STEP_WRITE;
 		case MSG_BOUNDARY:
+			x->written = m->last_id;
+			x->unmarked = false;
 			return stream_write_boundary(w, m->last_id) && stream_flush(w) ? STEP_OK : STEP_WRITE;
 		case MSG_END:
+			x->written = m->last_id;
+			x->unmarked = false;
 			return stream_write_end(w, m->last_id, m->count) && stream_flush(w) ? STEP_OK : STEP_WRITE;
 		case MSG_WAKE:
 			return stream_write_wake(w) ? STEP_OK : STEP_WRITE;
@@ -361,6 +373,20 @@ take(encoder *x, stream_msg *m, const line *l)
 			break;
 	}
 	return STEP_OK;
+}
+
+/*
+ * After bad input: drop the unfinished transaction and say with a boundary
+ * that what was written ends on a whole one, so slate-load keeps all of it
+ * (without the marker it could not know the last transaction was whole).
+ */
+static void
+seal(encoder *x)
+{
+	stream_writer_discard(x->w);
+	if (x->unmarked && stream_write_boundary(x->w, x->written))
+		stream_flush(x->w);
+	x->unmarked = false;
 }
 
 /* the lines of one input; returns an exit status, or -1 to go on */
@@ -396,9 +422,9 @@ encode_file(encoder *x, FILE *f)
 			s = take(x, &m, &l);
 		if (s == STEP_BAD)
 		{
-			log_error("%s; wrote whole transactions through id %" PRIu64, x->error,
-					  x->ck.count > 0 ? x->ck.prev : x->ck.after);
+			log_error("%s; wrote whole transactions through id %" PRIu64, x->error, x->written);
 			status = EXIT_INPUT;
+			seal(x);
 		}
 		else if (s == STEP_WRITE)
 			status = errno == ENOMEM ? (log_error("out of memory"), EXIT_IO) : write_failed();
@@ -456,9 +482,9 @@ encode_main(char **files, int nfiles)
 	else if (status < 0 && x.ck.in_stream)
 	{
 		log_error("%s: line %" PRIu64 ": the input ends without an end line (the stream was cut); "
-				  "wrote whole transactions through id %" PRIu64, x.name, x.lineno,
-				  x.ck.count > 0 ? x.ck.prev : x.ck.after);
+				  "wrote whole transactions through id %" PRIu64, x.name, x.lineno, x.written);
 		status = EXIT_INPUT;
+		seal(&x);
 	}
 	else if (status < 0 && x.ck.streams == 0)
 	{
