@@ -312,10 +312,21 @@ sql_lines() {
 	run bash -c 'slate-extract --entity-name "x'"'"' OR true --" "$SRC" 2>/dev/null | slate-cat'
 	assert_success
 	assert_output ""
-	# --since takes whole transactions: every ts in the output has all its source events
-	run bash -c 'slate-extract --since "$1" "$SRC" | slate-cat --info' _ "$since"
+	# a time range is an ordinary slice of the source: whole transactions, loadable in turn
+	first=$(psql_c pg src "SELECT min(id) FROM events WHERE ts >= '$since'")
+	run bash -c 'slate-extract --since "$1" "$SRC" 2>/dev/null | slate-cat --info' _ "$since"
 	assert_success
-	assert_line --partial "filter    ts >= '$since'"
+	assert_line "  ids       $first..1803 (after $((first - 1)), source max 1803)"
+	refute_output --partial "filter"
+	dst=$(fresh_dest bytime)
+	run bash -c 'set -o pipefail; slate-extract --before "$1" "$SRC" | slate-load "$2" &&
+		slate-extract --since "$1" "$SRC" | slate-load "$2"' _ "$since" "$dst"
+	assert_success
+	assert_equal "$(events_md5 pg bytime)" "$(events_md5 pg src)"
+	# nothing in range: an empty stream
+	run bash -c 'slate-extract --since 2999-01-01 "$SRC" 2>/dev/null | slate-cat --info' _
+	assert_success
+	assert_line "  events    0 in 0 transactions, 0 with a verified checksum"
 }
 
 @test "selections use the schema's indexes" {
@@ -336,8 +347,12 @@ sql_lines() {
 	assert_output --partial "events_operation_idx"
 	run plan --property-name none
 	assert_output --partial "events_property_name_idx"
+	# --since/--before find their ids through the ts index
 	since=$(sql_lines "id = 1790" | jq -r .ts)
-	run plan --since "$since"
+	sql=$(slate-extract -v --log-format=json --since "$since" "$SRC" 2>&1 >/dev/null |
+		jq -r 'select(.msg | startswith("SELECT (SELECT min(id)")) | .msg')
+	[ -n "$sql" ]
+	run psql_c pg src "EXPLAIN $sql"
 	assert_output --partial "events_ts_idx"
 }
 
@@ -369,14 +384,35 @@ sql_lines() {
 	day=$(sql_lines "id = 1" | jq -r '.ts[0:10]')
 	next=$(date -u -d "$day + 1 day" +%F)
 	slate-extract --since "$day" --before "$next" "$SRC" | zstd -q >"$BATS_TEST_TMPDIR/day.mp.zst"
-	run bash -c 'zstd -dc "$1" | slate-cat --info' _ "$BATS_TEST_TMPDIR/day.mp.zst"
-	assert_success
-	# a whole backup, checked and then loaded
-	slate-extract "$SRC" | zstd -q >"$BATS_TEST_TMPDIR/backup.mp.zst"
 	dst=$(fresh_dest elsewhere)
+	run bash -c 'zstd -dc "$1" | slate-cat --info && zstd -dc "$1" | slate-load "$2"' _ "$BATS_TEST_TMPDIR/day.mp.zst" "$dst"
+	assert_success
+	assert_equal "$(events_md5 pg elsewhere)" \
+		"$(psql_c pg src "CREATE TEMP TABLE e AS SELECT * FROM events WHERE ts >= '$day' AND ts < '$next';
+			SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
+			SELECT md5(coalesce(string_agg(id || '|' || ts || '|' || event::text, E'\n' ORDER BY id), '')) FROM e")"
+	# in one pass
+	slate-extract "$SRC" | zstd -q >"$BATS_TEST_TMPDIR/backup.mp.zst"
+	dst=$(fresh_dest elsewhere2)
 	run bash -c 'set -o pipefail; zstd -dc "$1" | slate-cat --info --pass | slate-load "$2"' _ "$BATS_TEST_TMPDIR/backup.mp.zst" "$dst"
 	assert_success
-	assert_equal "$(events_md5 pg elsewhere)" "$(events_md5 pg src)"
+	assert_equal "$(events_md5 pg elsewhere2)" "$(events_md5 pg src)"
+	# a damaged file is refused before anything is loaded
+	zstd -dc "$BATS_TEST_TMPDIR/day.mp.zst" | head -c 100000 | zstd -q >"$BATS_TEST_TMPDIR/cut.mp.zst"
+	dst=$(fresh_dest elsewhere3)
+	run bash -c 'zstd -dc "$1" | slate-cat --info && zstd -dc "$1" | slate-load "$2"' _ "$BATS_TEST_TMPDIR/cut.mp.zst" "$dst"
+	assert_failure 3
+	assert_equal "$(psql_c pg elsewhere3 "SELECT count(*) FROM events")" 0
+}
+
+@test "README: the hand-written fixture loads" {
+	sed -n "/^cat > fixture.jsonl <<'EOF'\$/,/^EOF\$/p" "$SLATE_ROOT/README.md" | sed '1d;$d' >"$BATS_TEST_TMPDIR/fixture.jsonl"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/fixture.jsonl")" -eq 3 ]
+	dst=$(fresh_dest readme_fixture)
+	run bash -c 'cd "$1" && slate-cat --encode fixture.jsonl | slate-load "$2"' _ "$BATS_TEST_TMPDIR" "$dst"
+	assert_success
+	run psql_c pg readme_fixture "SET timezone = 'UTC'; SELECT id, ts, event #>> '{operation}' FROM events ORDER BY id"
+	assert_output "$(printf '1|2026-12-04 18:00:00+00|create\n2|2026-12-04 18:00:00+00|update\n3|2026-12-04 18:30:00.5+00|create')"
 }
 
 @test "README: one entity's history through jq" {

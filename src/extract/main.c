@@ -73,18 +73,19 @@ usage(void)
 		   "                            no holes in the ids), write only a header and an\n"
 		   "                            end marker, and exit\n\n"
 		   "Selection (for files and scripts; combinable, all must hold):\n"
-		   "      --since=TS            events with ts >= TS (whole source transactions:\n"
-		   "                            they share one ts)\n"
-		   "      --before=TS           events with ts < TS\n"
+		   "      --since=TS            start at the first event with ts >= TS\n"
+		   "      --before=TS           end with the last event with ts < TS\n"
 		   "      --entity-id=ID        events whose top-level \"entityId\" is ID\n"
 		   "      --entity-name=NAME    ... whose \"entityName\" is NAME\n"
 		   "      --operation=OP        ... whose \"operation\" is OP\n"
 		   "      --property-name=NAME  ... whose \"propertyName\" is NAME\n"
 		   "      --contains=JSON       events containing JSON (jsonb @>), any shape\n"
 		   "  TS is ISO 8601, e.g. 2026-12-04T18:00, 2026-12-04 18:00:00.5+01:00; without\n"
-		   "  an offset it is UTC.  The first six use the indexes slate-init-db creates.\n"
-		   "  A selected stream is no prefix of the source: its header says so (\"filter\")\n"
-		   "  and slate-load refuses it; read it with slate-cat.\n"
+		   "  an offset it is UTC.  --since and --before make an id range of whole source\n"
+		   "  transactions, a stream slate-load appends like any other.  The others\n"
+		   "  select events by content (through the indexes slate-init-db creates, but\n"
+		   "  --contains): such a stream is no prefix of the source, its header says so\n"
+		   "  (\"filter\") and slate-load refuses it; read it with slate-cat.\n"
 		   "      --connect-timeout=S   give up connecting after S seconds\n"
 		   "      --log-format=FORMAT   json, text or auto (default: text on a terminal)\n"
 		   "  -v, --verbose             log each extract round\n"
@@ -137,9 +138,66 @@ write_header(extract *x, uint64_t after)
 }
 
 /*
- * The SQL condition of the selection options into x->filter (NULL when none
- * was given): one clause per option, each in the very form of the index
- * slate-init-db made for it (events_ts, events_event_entityid: (event #>>
+ * --since/--before as an id range, read in the extract's snapshot: from the
+ * first event with ts >= since to the last with ts < before (through the
+ * events_ts index).  A source transaction's events share one ts and occupy
+ * consecutive ids, so both ends fall on transaction boundaries and the
+ * stream is an ordinary slice of the source: a file of one day loads after
+ * the day before.  Narrows *after and *until; nothing matching makes both
+ * the source's max(id), an empty stream.  False with x->status set.
+ */
+static bool
+time_range(extract *x, const filter_opts *f, int64_t *after, int64_t *until)
+{
+	char		sql[512],
+				lo[160] = "0",
+				hi[160] = "(SELECT max(id) FROM events)",
+				iso[PG_TS_ISO_LEN + 1];
+	int64_t		ts,
+				lo_id,
+				hi_id,
+				max_id;
+	PGresult   *res;
+	bool		empty;
+
+	if (f->since != NULL && pg_ts_parse(f->since, strlen(f->since), &ts))
+	{
+		iso[pg_ts_format_iso(ts, iso)] = '\0';
+		snprintf(lo, sizeof(lo), "(SELECT min(id) - 1 FROM events WHERE ts >= '%s')", iso);
+	}
+	if (f->before != NULL && pg_ts_parse(f->before, strlen(f->before), &ts))
+	{
+		iso[pg_ts_format_iso(ts, iso)] = '\0';
+		snprintf(hi, sizeof(hi), "(SELECT max(id) FROM events WHERE ts < '%s')", iso);
+	}
+	snprintf(sql, sizeof(sql), "SELECT %s, %s, (SELECT coalesce(max(id), 0) FROM events)", lo, hi);
+	log_debug("%s", sql);
+	if ((res = conn_exec(&x->src, "could not find the --since/--before ids", PGRES_TUPLES_OK,
+						 sql, 0, NULL)) == NULL)
+	{
+		x->status = EXIT_DB;
+		return false;
+	}
+	empty = PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1);
+	lo_id = empty ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	hi_id = empty ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	max_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	if (lo_id > *after)
+		*after = lo_id;
+	if (*until == 0 || hi_id < *until)
+		*until = hi_id;
+	if (empty || *until <= *after)
+		*after = *until = max_id;
+	x->last_id = (uint64_t) *after;
+	log_debug("--since/--before: ids %" PRId64 "..%" PRId64, *after + 1, *until);
+	return true;
+}
+
+/*
+ * The SQL condition of the content selections into x->filter (NULL when
+ * none was given): one clause per option, each in the very form of the
+ * index slate-init-db made for it (events_event_entityid: (event #>>
  * '{entityId}'), ...) so the planner can use it; values quoted by libpq.
  * The same text is the header's "filter": the stream says what it holds.
  * False with x->status set (2 for a value the server will not take).
@@ -151,22 +209,10 @@ build_filter(extract *x, const filter_opts *f)
 		{f->entity_id, "entityId"}, {f->entity_name, "entityName"},
 		{f->operation, "operation"}, {f->property_name, "propertyName"}
 	};
-	const char *const times[][2] = {{f->since, ">="}, {f->before, "<"}};
 	char		buf[STREAM_FILTER_MAX];
 	size_t		len = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < 2; i++)
-	{
-		int64_t		ts;
-		char		iso[PG_TS_ISO_LEN + 1];
-
-		if (times[i][0] == NULL || !pg_ts_parse(times[i][0], strlen(times[i][0]), &ts))
-			continue;			/* checked when the options were read */
-		iso[pg_ts_format_iso(ts, iso)] = '\0';
-		len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%sts %s '%s'",
-								 len ? " AND " : "", times[i][1], iso);
-	}
 	for (size_t i = 0; i < 4 + 1 && len < sizeof(buf); i++)
 	{
 		const char *v = i < 4 ? keys[i][0] : f->contains;
@@ -620,7 +666,8 @@ main(int argc, char **argv)
 		conn_close(&x.src);
 		return x.status;
 	}
-	else if (write_header(&x, (uint64_t) after) &&
+	else if ((!(sel.since || sel.before) || time_range(&x, &sel, &after, &until)) &&
+			 write_header(&x, (uint64_t) after) &&
 			 (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
 			 extract_range(&x, (uint64_t) until) &&
 			 conn_command(&x.src, "could not end the transaction", "COMMIT"))
