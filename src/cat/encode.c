@@ -318,6 +318,7 @@ take(encoder *x, stream_msg *m, const line *l)
 		bool		has_txn = (l->has & BIT(M_TXN)) != 0;
 		uint64_t	txn = 0;
 		bool		first = x->ck.count == 0;
+		bool		marked = false;	/* a boundary was written before this event */
 
 		if (has_txn && !json_uint(l->v[M_TXN], UINT64_MAX, &txn))
 			return bad(x, "\"txn\" is not a non-negative integer"), STEP_BAD;
@@ -332,6 +333,7 @@ take(encoder *x, stream_msg *m, const line *l)
 			/* the line says a transaction ends here though the ts goes on: a boundary says so */
 			if (x->synth && !stream_write_boundary(w, prev))
 				return STEP_WRITE;
+			marked = x->synth;
 			x->ck.new_txn = true;
 			x->ck.txns++;
 			x->ck.txn_total++;
@@ -342,7 +344,7 @@ take(encoder *x, stream_msg *m, const line *l)
 			if (!stream_flush(w))
 				return STEP_WRITE;
 			x->written = prev;
-			x->unmarked = true;
+			x->unmarked = !marked;
 		}
 		x->has_txn = has_txn;
 		x->last_txn = txn;

@@ -84,6 +84,12 @@ scan_string(const char *p, const char *end, const char **why)
 	{
 		unsigned char c = (unsigned char) *p;
 
+		/* plain ASCII, most of any event: no call per byte */
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+		{
+			p++;
+			continue;
+		}
 		if (c == '"')
 			return p + 1;
 		if (c < 0x20)
