@@ -217,6 +217,11 @@ sql_lines() {
 	[[ $stderr == *"line 100: the input ends without an end line"* ]]
 	run --separate-stderr slate-cat --encode </dev/null
 	assert_failure 3
+	# hostile: nesting too deep for a recursive parser is refused, not a crash
+	run --separate-stderr bash -c 'printf "{\"id\":1,\"ts\":\"2026-12-04T18:00:00Z\",\"event\":%s1%s}\n" \
+		"$(printf "[%.0s" {1..100000})" "$(printf "]%.0s" {1..100000})" | slate-cat --log-format=text --encode'
+	assert_failure 3
+	[[ $stderr == *"line 1: \"event\": nested too deeply"* ]]
 }
 
 @test "--info: summary of a complete stream, exit 0" {
@@ -417,8 +422,8 @@ sql_lines() {
 
 @test "README: one entity's history through jq" {
 	eid=$(psql_c pg src "SELECT event #>> '{entityId}' FROM events WHERE id = 100")
-	run bash -c 'slate-extract --entity-id "$1" "$SRC" 2>/dev/null | slate-cat | jq -r "[.id, .event.operation, .event.propertyName] | @tsv"' _ "$eid"
+	run bash -c 'slate-extract "$SRC" --entity-id "$1" 2>/dev/null | slate-cat | jq -r '"'"'[.id, .ts, .event.operation] | @tsv'"'"'' _ "$eid"
 	assert_success
-	assert_output "$(psql_c pg src "SELECT id, event #>> '{operation}', event #>> '{propertyName}'
-		FROM events WHERE event #>> '{entityId}' = '$eid' ORDER BY id" | tr '|' '\t')"
+	assert_output "$(psql_c pg src "SELECT id, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'),
+		event #>> '{operation}' FROM events WHERE event #>> '{entityId}' = '$eid' ORDER BY id" | tr '|' '\t')"
 }
