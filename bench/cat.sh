@@ -18,12 +18,14 @@ shift || true
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(100000 1000000)
 
-# t VAR CMD...: run CMD (a shell string), add its wall seconds to the list VAR
+# t VAR CMD: run CMD (a shell string), add its wall seconds to the list VAR
+# and its CPU seconds (user + system, the server's not included) to VAR_CPU
 t() {
-	local var=$1 start
-	start=$(now)
-	bash -c "$2"
-	printf -v "$var" '%s %s' "${!var:-}" "$(elapsed "$start")"
+	local var=$1 cpu=${1}_CPU wall u s
+	/usr/bin/time -f '%e %U %S' -o "$TMP/time" bash -c "$2"
+	read -r wall u s <"$TMP/time"
+	printf -v "$var" '%s %s' "${!var:-}" "$wall"
+	printf -v "$cpu" '%s %s' "${!cpu:-}" "$(calc "$u + $s")"
 }
 
 # med LIST: "median (worst)" of the numbers
@@ -47,6 +49,7 @@ for n in "${sizes[@]}"; do
 	events=$(psql_c src "e$n" "SELECT count(*) FROM events")
 	cat "$f" "$j" >/dev/null
 	unset T_CAT T_OUT T_PRINT T_ENC T_INFO T_COPY T_ENT T_CONT
+	unset T_CAT_CPU T_OUT_CPU T_PRINT_CPU T_ENC_CPU T_INFO_CPU T_COPY_CPU T_ENT_CPU T_CONT_CPU
 	copy="psql -X -q -d '$conn' -c 'COPY (SELECT row_to_json(e) FROM events e ORDER BY id) TO STDOUT' >/dev/null"
 	eid=$(psql_c src "e$n" "SELECT event #>> '{entityId}' FROM events WHERE id = $((events / 2))")
 	hits=$(psql_c src "e$n" "SELECT count(*) FROM events WHERE event #>> '{entityId}' = '$eid'")
@@ -69,17 +72,33 @@ for n in "${sizes[@]}"; do
 	done
 	rss=$( { /usr/bin/time -f %M slate-cat "$f" >/dev/null; } 2>&1 | tail -1)
 	rss_enc=$( { /usr/bin/time -f %M slate-cat --encode "$j" >/dev/null; } 2>&1 | tail -1)
-	echo
+	# the server's own time for the --entity-id query (EXPLAIN ANALYZE of the same SQL)
+	ent_ms=$(psql_c src "e$n" "EXPLAIN (ANALYZE, TIMING OFF) SELECT id, ts, event FROM events
+		WHERE id > 0 AND (event #>> '{entityId}') = '$eid' ORDER BY id" | sed -n 's/^Execution Time: //p')
+	ent_plan=$(psql_c src "e$n" "EXPLAIN SELECT id, ts, event FROM events
+		WHERE id > 0 AND (event #>> '{entityId}') = '$eid' ORDER BY id" | grep -o 'events_entity_id_idx' | head -1)
+	row() { # row LABEL VAR [NOTE [norate]]: wall median (worst), CPU median, events/s by wall and by CPU
+		local w c
+		w=$(median "${!2}")
+		c=$(median "$(eval echo "\${${2}_CPU}")")
+		if [[ ${4:-} == norate ]]; then
+			printf '%-34s %s s, CPU %.3f s%s\n' "$1" "$(med "${!2}")" "$c" "${3:-}"
+			return
+		fi
+		printf '%-34s %s s, CPU %.3f s, %s events/s (by CPU %s)%s\n' "$1" "$(med "${!2}")" "$c" \
+			"$(calc "$events / $w" | cut -d. -f1)" "$(calc "$events / ($c > 0 ? $c : 0.001)" | cut -d. -f1)" "${3:-}"
+	}
 	echo "== $events events: stream $(($(stat -c %s "$f") / 1048576)) MB, JSON lines $(($(stat -c %s "$j") / 1048576)) MB; load $(loadavg)"
-	echo "cat FILE >/dev/null             $(med "$T_CAT") s"
-	echo "cat JSONL >/dev/null            $(med "$T_OUT") s   (the output's size)"
-	echo "slate-cat FILE >/dev/null       $(med "$T_PRINT") s   $(calc "$events / $(median "$T_PRINT")" | cut -d. -f1) events/s, max RSS $(calc "$rss / 1024" | cut -c1-4) MB"
-	echo "  ratio to cat FILE + cat JSONL $(calc "$(median "$T_PRINT") / ($(median "$T_CAT") + $(median "$T_OUT"))" | cut -c1-4)"
-	echo "psql COPY row_to_json           $(med "$T_COPY") s   $(calc "$events / $(median "$T_COPY")" | cut -d. -f1) events/s"
-	echo "slate-cat --encode JSONL        $(med "$T_ENC") s   $(calc "$events / $(median "$T_ENC")" | cut -d. -f1) events/s, max RSS $(calc "$rss_enc / 1024" | cut -c1-4) MB"
-	echo "slate-cat --info FILE           $(med "$T_INFO") s   $(calc "$events / $(median "$T_INFO")" | cut -d. -f1) events/s"
-	echo "extract --entity-id | slate-cat $(med "$T_ENT") s   ($hits events)"
-	echo "extract --contains | slate-cat  $(med "$T_CONT") s   (the same events, a scan)"
+	row "cat FILE >/dev/null" T_CAT
+	row "cat JSONL >/dev/null" T_OUT " (the output's size)"
+	row "slate-cat FILE >/dev/null" T_PRINT ", max RSS $(calc "$rss / 1024" | cut -c1-4) MB"
+	echo "  slate-cat / (cat FILE + cat JSONL): wall $(calc "$(median "$T_PRINT") / ($(median "$T_CAT") + $(median "$T_OUT"))" | cut -c1-4)"
+	row "psql COPY row_to_json" T_COPY " (CPU: psql only)"
+	row "slate-cat --encode JSONL" T_ENC ", max RSS $(calc "$rss_enc / 1024" | cut -c1-4) MB"
+	row "slate-cat --info FILE" T_INFO
+	row "extract --entity-id | slate-cat" T_ENT " ($hits events; server: $ent_ms, ${ent_plan:-NO INDEX})" norate
+	row "extract --contains | slate-cat" T_CONT " (the same events, a scan)" norate
+	echo
 	psql_c src "e$n" "DROP TABLE events" >/dev/null
 	rm -f "$f" "$j"
 done
