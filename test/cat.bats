@@ -27,6 +27,10 @@ teardown_file() {
 	clusters_stop_all
 }
 
+teardown() {
+	kill_background
+}
+
 # fresh_dest NAME: create an empty destination database, print its conninfo
 fresh_dest() {
 	db_create pg "$1" destination >/dev/null
@@ -222,6 +226,25 @@ sql_lines() {
 		"$(printf "[%.0s" {1..100000})" "$(printf "]%.0s" {1..100000})" | slate-cat --log-format=text --encode'
 	assert_failure 3
 	[[ $stderr == *"line 1: \"event\": nested too deeply"* ]]
+}
+
+@test "a live stream is printed as it comes, not when the input ends" {
+	mkfifo "$BATS_TEST_TMPDIR/wake"
+	slate-extract --follow "$SRC" <"$BATS_TEST_TMPDIR/wake" 2>/dev/null |
+		slate-cat >"$BATS_TEST_TMPDIR/live.jsonl" 3>&- &
+	pid=$!
+	echo "pid $pid" >>"${BG:=$BATS_TEST_TMPDIR/bg}"
+	exec 4>"$BATS_TEST_TMPDIR/wake"
+	# the extract waits for a wake message with its stdin open: the lines must be out already
+	for ((i = 0; i < 600; i++)); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/live.jsonl")" -ge 1803 ] && break
+		sleep 0.05
+	done
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/live.jsonl")" 1803
+	running "$pid"
+	exec 4>&-
+	wait_exit "$pid" 10
+	assert_equal "$STATUS" 0
 }
 
 @test "--info: summary of a complete stream, exit 0" {

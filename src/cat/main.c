@@ -222,9 +222,16 @@ print_input(const cat_opts *o, int fd, const char *name, checker *ck)
 	while (status < 0)
 	{
 		stream_msg	m;
-		stream_read_result res = stream_read(r, &m);
+		stream_read_result res;
 		bool		ok = true;
 
+		/* about to wait for input: what a live stream gave so far goes out now */
+		if (!stream_reader_buffered(r) && !out_flush())
+		{
+			status = output_failed();
+			break;
+		}
+		res = stream_read(r, &m);
 		if (res == STREAM_STOP)
 			status = EXIT_OK;
 		else if (res == STREAM_ERROR)
