@@ -28,6 +28,7 @@ teardown_file() {
 }
 
 teardown() {
+	exec 4>&-
 	kill_background
 }
 
@@ -230,7 +231,7 @@ sql_lines() {
 
 @test "a live stream is printed as it comes, not when the input ends" {
 	mkfifo "$BATS_TEST_TMPDIR/wake"
-	slate-extract --follow "$SRC" <"$BATS_TEST_TMPDIR/wake" 2>/dev/null |
+	slate-extract --follow "$SRC" <"$BATS_TEST_TMPDIR/wake" 2>/dev/null 3>&- |
 		slate-cat >"$BATS_TEST_TMPDIR/live.jsonl" 3>&- &
 	pid=$!
 	echo "pid $pid" >>"${BG:=$BATS_TEST_TMPDIR/bg}"
