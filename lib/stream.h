@@ -46,12 +46,22 @@ typedef struct stream_header
 	uint64_t	source_max;		/* max(id) of the source when the stream began */
 	bool		has_first;		/* source not empty: first holds its first event */
 	stream_event first;
+	/*
+	 * NULL for a replica's stream.  Otherwise the selection of a filtered
+	 * extract (slate-extract --since, --entity-id, ...): its ids only rise,
+	 * it is no prefix of the source and must never be loaded into a
+	 * destination.  At most STREAM_FILTER_MAX - 1 bytes.
+	 */
+	const char *filter;
 } stream_header;
+
+#define STREAM_FILTER_MAX 4096
 
 typedef struct stream_msg
 {
 	stream_msg_type type;
 	stream_event ev;			/* MSG_EVENT */
+	bool		ev_has_crc;		/* MSG_EVENT: it carried a "crc" (which matched) */
 	stream_header hdr;			/* MSG_HEADER */
 	uint64_t	last_id;		/* MSG_BOUNDARY, MSG_END: last event id before it (0: none) */
 	uint64_t	count;			/* MSG_END: events in the stream */
@@ -70,6 +80,14 @@ bool stream_write_end(stream_writer *w, uint64_t last_id, uint64_t count);
 bool stream_write_wake(stream_writer *w);
 /* push buffered bytes to fd; false with errno on failure (EPIPE: reader gone) */
 bool stream_flush(stream_writer *w);
+/*
+ * Hold mode: keep everything written in memory (growing as needed) until
+ * the next explicit stream_flush, so a writer can commit whole transactions
+ * only.  The header and end functions do not flush while holding.
+ */
+void stream_writer_hold(stream_writer *w, bool hold);
+/* drop the bytes written since the last flush (with hold mode: the unfinished transaction) */
+void stream_writer_discard(stream_writer *w);
 
 /* ---- reader ---- */
 
@@ -100,6 +118,12 @@ uint64_t stream_reader_offset(const stream_reader *r);
 bool stream_reader_idle(stream_reader *r);
 /* true when stream_read would return without blocking */
 bool stream_reader_buffered(const stream_reader *r);
+/*
+ * Copy every byte read, as read, to fd (slate-cat --info --pass).  A failed
+ * copy ends reading with STREAM_ERROR; stream_reader_tee_errno() then says why.
+ */
+void stream_reader_tee(stream_reader *r, int fd);
+int stream_reader_tee_errno(const stream_reader *r);
 
 const char *stream_msg_type_name(stream_msg_type t);
 
@@ -109,5 +133,18 @@ void pg_ts_to_unix(int64_t pg_us, int64_t *sec, uint32_t *nsec);
 bool unix_to_pg_ts(int64_t sec, uint32_t nsec, int64_t *pg_us);
 /* format a PostgreSQL ts as ISO 8601 UTC (buf >= 40 bytes) */
 void pg_ts_format(int64_t pg_us, char *buf, size_t n);
+/*
+ * ISO 8601 exact to the microsecond with an explicit offset, as JSON lines
+ * carry it: "2026-12-05T06:27:46.248123+00:00" (years outside 0..9999 get a
+ * sign and more digits).  buf >= PG_TS_ISO_LEN + 1 bytes; returns the length.
+ */
+#define PG_TS_ISO_LEN 40
+size_t pg_ts_format_iso(int64_t pg_us, char *buf);
+/*
+ * Parse s[0..len): [+-]YYYY-MM-DD, then optionally [T ]HH:MM[:SS[.ffffff]]
+ * and Z or an offset [+-]HH[:MM] (none: UTC).  False when malformed, finer
+ * than a microsecond or outside PostgreSQL's range.
+ */
+bool pg_ts_parse(const char *s, size_t len, int64_t *pg_us);
 
 #endif

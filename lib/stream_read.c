@@ -52,6 +52,9 @@ struct stream_reader
 	guard		g;
 	char		producer[256];
 	char		source[512];
+	char		filter[STREAM_FILTER_MAX];
+	int			tee_fd;			/* -1, or where every byte read is copied */
+	int			tee_errno;
 	char		error[512];
 };
 
@@ -71,7 +74,20 @@ stream_reader_new(int fd, const char *name, size_t max_message)
 	r->fd = fd;
 	r->name = name;
 	r->max_message = max_message;
+	r->tee_fd = -1;
 	return r;
+}
+
+void
+stream_reader_tee(stream_reader *r, int fd)
+{
+	r->tee_fd = fd;
+}
+
+int
+stream_reader_tee_errno(const stream_reader *r)
+{
+	return r->tee_errno;
 }
 
 void
@@ -165,10 +181,12 @@ get_cstr(const msgpack_object *o, char *buf, size_t n)
 
 /*
  * Decode the id/ts/event members of map m into e; "what" names the message in
- * errors.  An optional "crc" (see stream_event_crc) must match.
+ * errors.  An optional "crc" (see stream_event_crc) must match; *crc_seen
+ * (unless NULL) says whether there was one.
  */
 static stream_read_result
-decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, const char *what)
+decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, const char *what,
+			 bool *crc_seen)
 {
 	bool		has_id = false,
 				has_ts = false,
@@ -217,6 +235,8 @@ decode_event(stream_reader *r, const msgpack_object_map *m, stream_event *e, con
 	}
 	if (!has_id || !has_ts || !has_event)
 		return fail(r, "%s: missing \"%s\"", what, !has_id ? "id" : !has_ts ? "ts" : "event");
+	if (crc_seen != NULL)
+		*crc_seen = has_crc;
 	if (has_crc && crc != stream_event_crc(e))
 		return fail(r, "%s id %" PRIu64 ": checksum mismatch (the message is corrupt)", what, e->id);
 	return STREAM_MSG;
@@ -231,7 +251,7 @@ decode_header(stream_reader *r, const msgpack_object_map *m, stream_header *h)
 				has_first = false;
 
 	memset(h, 0, sizeof(*h));
-	r->producer[0] = r->source[0] = '\0';
+	r->producer[0] = r->source[0] = r->filter[0] = '\0';
 	for (uint32_t i = 0; i < m->size; i++)
 	{
 		const msgpack_object_kv *kv = &m->ptr[i];
@@ -265,6 +285,13 @@ decode_header(stream_reader *r, const msgpack_object_map *m, stream_header *h)
 				return fail(r, "header: \"source_max\" is not an id");
 			has_max = true;
 		}
+		else if (key_is(kv, "filter"))
+		{
+			if (!get_cstr(&kv->val, r->filter, sizeof(r->filter)) || r->filter[0] == '\0')
+				return fail(r, "header: \"filter\" is not a non-empty string of at most %d bytes",
+							STREAM_FILTER_MAX - 1);
+			h->filter = r->filter;
+		}
 		else if (key_is(kv, "first"))
 		{
 			has_first = true;
@@ -272,7 +299,7 @@ decode_header(stream_reader *r, const msgpack_object_map *m, stream_header *h)
 				continue;
 			if (kv->val.type != MSGPACK_OBJECT_MAP)
 				return fail(r, "header: \"first\" is neither nil nor a map");
-			if (decode_event(r, &kv->val.via.map, &h->first, "header \"first\"") != STREAM_MSG)
+			if (decode_event(r, &kv->val.via.map, &h->first, "header \"first\"", NULL) != STREAM_MSG)
 				return STREAM_ERROR;
 			h->has_first = true;
 		}
@@ -344,7 +371,7 @@ decode(stream_reader *r, const msgpack_object *o, stream_msg *msg)
 	if (TYPE_IS("event"))
 	{
 		msg->type = MSG_EVENT;
-		return decode_event(r, m, &msg->ev, "event");
+		return decode_event(r, m, &msg->ev, "event", &msg->ev_has_crc);
 	}
 	if (TYPE_IS("boundary") || TYPE_IS("end"))
 	{
@@ -519,6 +546,11 @@ fill(stream_reader *r)
 	}
 	if (n == 0)
 		return 0;
+	if (r->tee_fd >= 0 && !io_write_all(r->tee_fd, msgpack_unpacker_buffer(&r->up), (size_t) n))
+	{
+		r->tee_errno = errno;
+		return fail(r, "could not pass the stream on: %s", strerror(errno)), -1;
+	}
 	msgpack_unpacker_buffer_consumed(&r->up, (size_t) n);
 	return 1;
 }

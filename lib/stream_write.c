@@ -1,5 +1,6 @@
 /* stream_write.c - the writer of the slate msgpack stream v1 (see docs/stream-format.md) */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +16,33 @@ struct stream_writer
 {
 	int			fd;
 	size_t		len;
+	size_t		cap;
+	bool		hold;			/* grow instead of flushing (stream_writer_hold) */
 	msgpack_packer pk;
-	char		buf[WBUF_SIZE];
+	char	   *buf;
 };
+
+/* make room for len more bytes in hold mode; false when out of memory */
+static bool
+writer_grow(stream_writer *w, size_t len)
+{
+	size_t		cap = w->cap;
+	char	   *p;
+
+	while (len > cap - w->len)
+	{
+		if (cap > SIZE_MAX / 2)
+			return false;
+		cap *= 2;
+	}
+	if (cap == w->cap)
+		return true;
+	if ((p = realloc(w->buf, cap)) == NULL)
+		return false;
+	w->buf = p;
+	w->cap = cap;
+	return true;
+}
 
 /* msgpack_packer callback: append to our buffer, flushing when full */
 static int
@@ -25,7 +50,15 @@ writer_append(void *data, const char *buf, size_t len)
 {
 	stream_writer *w = data;
 
-	if (len > WBUF_SIZE - w->len)
+	if (w->hold)
+	{
+		if (!writer_grow(w, len))
+		{
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	else if (len > WBUF_SIZE - w->len)
 	{
 		if (!stream_flush(w))
 			return -1;
@@ -44,8 +77,15 @@ stream_writer_new(int fd)
 
 	if (w == NULL)
 		return NULL;
+	if ((w->buf = malloc(WBUF_SIZE)) == NULL)
+	{
+		free(w);
+		return NULL;
+	}
 	w->fd = fd;
 	w->len = 0;
+	w->cap = WBUF_SIZE;
+	w->hold = false;
 	msgpack_packer_init(&w->pk, w, writer_append);
 	return w;
 }
@@ -53,7 +93,29 @@ stream_writer_new(int fd)
 void
 stream_writer_free(stream_writer *w)
 {
+	if (w == NULL)
+		return;
+	free(w->buf);
 	free(w);
+}
+
+void
+stream_writer_hold(stream_writer *w, bool hold)
+{
+	w->hold = hold;
+}
+
+void
+stream_writer_discard(stream_writer *w)
+{
+	w->len = 0;
+}
+
+/* the flush that ends a header, end or wake: none while holding */
+static bool
+writer_sync(stream_writer *w)
+{
+	return w->hold || stream_flush(w);
 }
 
 bool
@@ -129,7 +191,7 @@ stream_write_header(stream_writer *w, const stream_header *h)
 {
 	msgpack_packer *pk = &w->pk;
 
-	if (pack_type(pk, 7, "header") ||
+	if (pack_type(pk, h->filter != NULL ? 8 : 7, "header") ||
 		pack_key(pk, "version") || msgpack_pack_int(pk, STREAM_VERSION) ||
 		pack_key(pk, "producer") || pack_key(pk, h->producer) ||
 		pack_key(pk, "source") || pack_key(pk, h->source) ||
@@ -137,9 +199,13 @@ stream_write_header(stream_writer *w, const stream_header *h)
 		pack_key(pk, "source_max") || msgpack_pack_uint64(pk, h->source_max) ||
 		pack_key(pk, "first"))
 		return false;
-	if (!h->has_first)
-		return msgpack_pack_nil(pk) == 0 && stream_flush(w);
-	return !(msgpack_pack_map(pk, 3) || pack_event_members(pk, &h->first)) && stream_flush(w);
+	if (!h->has_first ? msgpack_pack_nil(pk) != 0 :
+		(msgpack_pack_map(pk, 3) || pack_event_members(pk, &h->first)))
+		return false;
+	/* last, so a replica's header is the same bytes as before filters existed */
+	if (h->filter != NULL && (pack_key(pk, "filter") || pack_key(pk, h->filter)))
+		return false;
+	return writer_sync(w);
 }
 
 bool
@@ -155,11 +221,11 @@ stream_write_end(stream_writer *w, uint64_t last_id, uint64_t count)
 	return !(pack_type(&w->pk, 3, "end") ||
 			 pack_key(&w->pk, "last_id") || msgpack_pack_uint64(&w->pk, last_id) ||
 			 pack_key(&w->pk, "count") || msgpack_pack_uint64(&w->pk, count)) &&
-		stream_flush(w);
+		writer_sync(w);
 }
 
 bool
 stream_write_wake(stream_writer *w)
 {
-	return pack_type(&w->pk, 1, "wake") == 0 && stream_flush(w);
+	return pack_type(&w->pk, 1, "wake") == 0 && writer_sync(w);
 }

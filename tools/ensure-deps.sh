@@ -104,6 +104,9 @@ check() {
 	# pgrep and ps for the process tests, openssl for the TLS test
 	have_command pgrep && have_command ps || need procps
 	have_command openssl || need openssl
+	# jq reads slate-cat's JSON lines in the tests; zstd compresses in the README's examples
+	have_command jq || need jq
+	have_command zstd || need zstd
 	# strace to see every execve (test/argv.bats: no password in any argv)
 	have_command strace || need strace
 	[ "$purpose" = ci ] || return 0

@@ -34,7 +34,20 @@ typedef struct extract
 	double		started;
 	double		last_progress;
 	int			status;			/* exit status once something failed */
+	char	   *filter;			/* SQL condition of --since, --entity-id...; NULL: none */
 } extract;
+
+/* the selection options: each adds one condition (see build_filter) */
+typedef struct filter_opts
+{
+	const char *since,
+			   *before,
+			   *entity_id,
+			   *entity_name,
+			   *operation,
+			   *property_name,
+			   *contains;
+} filter_opts;
 
 static double
 now_s(void)
@@ -60,7 +73,22 @@ usage(void)
 		   "                            stdin and extract what is new after each\n"
 		   "      --check               validate the source (events table, notify trigger,\n"
 		   "                            no holes in the ids), write only a header and an\n"
-		   "                            end marker, and exit\n"
+		   "                            end marker, and exit\n\n"
+		   "Selection (for files and scripts; combinable, all must hold):\n"
+		   "      --since=TS            start at the first event with ts >= TS\n"
+		   "      --before=TS           end with the last event with ts < TS\n"
+		   "      --entity-id=ID        events whose top-level \"entityId\" is ID\n"
+		   "      --entity-name=NAME    ... whose \"entityName\" is NAME\n"
+		   "      --operation=OP        ... whose \"operation\" is OP\n"
+		   "      --property-name=NAME  ... whose \"propertyName\" is NAME\n"
+		   "      --contains=JSON       events containing JSON (jsonb @>), any shape\n"
+		   "  TS is ISO 8601, e.g. 2026-12-04T18:00, 2026-12-04 18:00:00.5+01:00; without\n"
+		   "  an offset it is UTC.  --since and --before make an id range of whole source\n"
+		   "  transactions, a stream slate-load appends like any other.  The others\n"
+		   "  select events by content (through the indexes slate-init-db creates, but\n"
+		   "  --contains): such a stream is no prefix of the source, its header says so\n"
+		   "  (\"filter\") and slate-load refuses it; read it with slate-cat.\n\n"
+		   "Other options:\n"
 		   "      --connect-timeout=S   give up connecting after S seconds\n"
 		   "      --log-format=FORMAT   json, text or auto (default: text on a terminal)\n"
 		   "  -v, --verbose             log each extract round\n"
@@ -108,11 +136,149 @@ write_header(extract *x, uint64_t after)
 	h.source_max = ends.max_id;
 	h.has_first = ends.has_first;
 	h.first = ends.first;
+	h.filter = x->filter;
 	ok = stream_write_header(x->out, &h);
 	events_ends_clear(&ends);
 	if (!ok)
 		output_failed(x);
 	return ok;
+}
+
+/*
+ * --since/--before as an id range, read in the extract's snapshot: from the
+ * first event with ts >= since to the last with ts < before (through the
+ * events_ts index).  A source transaction's events share one ts and occupy
+ * consecutive ids, so both ends fall on transaction boundaries and the
+ * stream is an ordinary slice of the source: a file of one day loads after
+ * the day before.  Narrows *after and *until; nothing matching makes both
+ * the source's max(id), an empty stream.  False with x->status set.
+ */
+static bool
+time_range(extract *x, const filter_opts *f, int64_t *after, int64_t *until)
+{
+	char		sql[512],
+				lo[160] = "0",
+				hi[160] = "(SELECT max(id) FROM events)",
+				iso[PG_TS_ISO_LEN + 1];
+	int64_t		ts,
+				lo_id,
+				hi_id,
+				max_id;
+	PGresult   *res;
+	bool		empty;
+
+	if (f->since != NULL && pg_ts_parse(f->since, strlen(f->since), &ts))
+	{
+		iso[pg_ts_format_iso(ts, iso)] = '\0';
+		snprintf(lo, sizeof(lo), "(SELECT min(id) - 1 FROM events WHERE ts >= '%s')", iso);
+	}
+	if (f->before != NULL && pg_ts_parse(f->before, strlen(f->before), &ts))
+	{
+		iso[pg_ts_format_iso(ts, iso)] = '\0';
+		snprintf(hi, sizeof(hi), "(SELECT max(id) FROM events WHERE ts < '%s')", iso);
+	}
+	snprintf(sql, sizeof(sql), "SELECT %s, %s, (SELECT coalesce(max(id), 0) FROM events)", lo, hi);
+	log_debug("%s", sql);
+	if ((res = conn_exec(&x->src, "could not find the --since/--before ids", PGRES_TUPLES_OK,
+						 sql, 0, NULL)) == NULL)
+	{
+		x->status = EXIT_DB;
+		return false;
+	}
+	empty = PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1);
+	lo_id = empty ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	hi_id = empty ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	max_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	if (lo_id > *after)
+		*after = lo_id;
+	if (*until == 0 || hi_id < *until)
+		*until = hi_id;
+	if (empty || *until <= *after)
+		*after = *until = max_id;
+	x->last_id = (uint64_t) *after;
+	log_debug("--since/--before: ids %" PRId64 "..%" PRId64, *after + 1, *until);
+	return true;
+}
+
+/*
+ * The SQL condition of the content selections into x->filter (NULL when
+ * none was given): one clause per option, each in the very form of the
+ * index slate-init-db made for it (events_event_entityid: (event #>>
+ * '{entityId}'), ...) so the planner can use it; values quoted by libpq.
+ * The same text is the header's "filter": the stream says what it holds.
+ * False with x->status set (2 for a value the server will not take).
+ */
+static bool
+build_filter(extract *x, const filter_opts *f)
+{
+	const char *const keys[][2] = {
+		{f->entity_id, "entityId"}, {f->entity_name, "entityName"},
+		{f->operation, "operation"}, {f->property_name, "propertyName"}
+	};
+	char		buf[STREAM_FILTER_MAX];
+	size_t		len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < 4 + 1 && len < sizeof(buf); i++)
+	{
+		const char *v = i < 4 ? keys[i][0] : f->contains;
+		char	   *lit;
+
+		if (v == NULL)
+			continue;
+		if ((lit = PQescapeLiteral(x->src.pg, v, strlen(v))) == NULL)
+		{
+			conn_report(&x->src, "could not quote a selection value", NULL);
+			x->status = EXIT_DB;
+			return false;
+		}
+		if (i < 4)
+			len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s(event #>> '{%s}') = %s",
+									 len ? " AND " : "", keys[i][1], lit);
+		else
+			len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%sevent @> %s::jsonb",
+									 len ? " AND " : "", lit);
+		PQfreemem(lit);
+	}
+	if (len == 0)
+		return true;
+	if (len >= sizeof(buf) - 1)
+	{
+		log_error("the selection is too long: a stream header holds at most %d bytes of it",
+				  STREAM_FILTER_MAX - 1);
+		x->status = EXIT_USAGE;
+		return false;
+	}
+	if (f->contains != NULL)
+	{
+		const char *params[1] = {f->contains};
+		PGresult   *res = PQexecParams(x->src.pg, "SELECT $1::jsonb", 1, NULL, params, NULL, NULL, 0);
+		bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+		if (!ok)
+		{
+			char	   *nl,
+					   *msg = strdup(PQresultErrorMessage(res));
+
+			if (msg && (nl = strchr(msg, '\n')) != NULL)
+				*nl = '\0';
+			log_error("invalid value for --contains: %s", msg ? msg : "not JSON");
+			free(msg);
+			x->status = EXIT_USAGE;
+		}
+		PQclear(res);
+		if (!ok)
+			return false;
+	}
+	if ((x->filter = strdup(buf)) == NULL)
+	{
+		log_error("out of memory");
+		x->status = EXIT_IO;
+		return false;
+	}
+	log_debug("selection: %s", x->filter);
+	return true;
 }
 
 /*
@@ -176,21 +342,32 @@ progress(extract *x, bool final)
 static bool
 extract_range(extract *x, uint64_t until)
 {
-	char		sql[256];
+	char		range[128];
+	char	   *sql;
 	PGresult   *res;
 	bool		header_seen = false;
 	bool		ok = true;
 	uint64_t	written = 0;	/* events of this range written */
 	double		stop_deadline = 0;
+	size_t		sql_len;
 
 	if (until > 0)
-		snprintf(sql, sizeof(sql), "COPY (SELECT id, ts, event FROM events WHERE id > %" PRIu64
-				 " AND id <= %" PRIu64 " ORDER BY id) TO STDOUT (FORMAT binary)", x->last_id, until);
+		snprintf(range, sizeof(range), "id > %" PRIu64 " AND id <= %" PRIu64, x->last_id, until);
 	else
-		snprintf(sql, sizeof(sql), "COPY (SELECT id, ts, event FROM events WHERE id > %" PRIu64
-				 " ORDER BY id) TO STDOUT (FORMAT binary)", x->last_id);
-
-	if (!PQsendQuery(x->src.pg, sql))
+		snprintf(range, sizeof(range), "id > %" PRIu64, x->last_id);
+	sql_len = strlen(range) + (x->filter ? strlen(x->filter) : 0) + 128;
+	if ((sql = malloc(sql_len)) == NULL)
+	{
+		log_error("out of memory");
+		x->status = EXIT_IO;
+		return false;
+	}
+	snprintf(sql, sql_len, "COPY (SELECT id, ts, event FROM events WHERE %s%s%s ORDER BY id) "
+			 "TO STDOUT (FORMAT binary)", range, x->filter ? " AND " : "", x->filter ? x->filter : "");
+	log_debug("%s", sql);
+	ok = PQsendQuery(x->src.pg, sql);
+	free(sql);
+	if (!ok)
 	{
 		conn_report(&x->src, "could not start COPY", NULL);
 		x->status = EXIT_DB;
@@ -259,7 +436,8 @@ extract_range(extract *x, uint64_t until)
 			x->status = EXIT_DB;
 			return false;
 		}
-		if (r == 1 && e.id != x->last_id + 1)
+		/* a filtered stream's ids only rise; it makes no claim about holes */
+		if (r == 1 && e.id != x->last_id + 1 && x->filter == NULL)
 		{
 			/* whatever came before is whole transactions only if the ts changes here */
 			if (x->count > 0 && e.ts != x->last_ts && !stream_write_boundary(x->out, x->last_id))
@@ -392,6 +570,13 @@ main(int argc, char **argv)
 		{"until", required_argument, NULL, 'u'},
 		{"follow", no_argument, NULL, 'f'},
 		{"check", no_argument, NULL, 'c'},
+		{"since", required_argument, NULL, 1000},
+		{"before", required_argument, NULL, 1001},
+		{"entity-id", required_argument, NULL, 1002},
+		{"entity-name", required_argument, NULL, 1003},
+		{"operation", required_argument, NULL, 1004},
+		{"property-name", required_argument, NULL, 1005},
+		{"contains", required_argument, NULL, 1006},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -401,6 +586,11 @@ main(int argc, char **argv)
 	bool		follow_mode = false;
 	bool		check_only = false;
 	opt_common common = {0, LOG_FORMAT_AUTO};
+	filter_opts sel = {0};
+	const char **sel_slot[] = {&sel.since, &sel.before, &sel.entity_id, &sel.entity_name,
+		&sel.operation, &sel.property_name, &sel.contains};
+	int64_t		since_ts = 0,
+				before_ts = 0;
 	int			r;
 	const char *conninfo = NULL;
 	int			c;
@@ -426,6 +616,23 @@ main(int argc, char **argv)
 			case 'c':
 				check_only = true;
 				break;
+			case 1000:
+			case 1001:
+				if (!pg_ts_parse(optarg, strlen(optarg), c == 1000 ? &since_ts : &before_ts))
+				{
+					opt_usage_error(PROG, "invalid value \"%s\" for --%s: not an ISO 8601 time within "
+									"PostgreSQL's range (e.g. 2026-12-04T18:00:00Z)",
+									optarg, c == 1000 ? "since" : "before");
+					return EXIT_USAGE;
+				}
+				/* fall through */
+			case 1002:
+			case 1003:
+			case 1004:
+			case 1005:
+			case 1006:
+				*sel_slot[c - 1000] = optarg;
+				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
 					return r;
@@ -437,6 +644,18 @@ main(int argc, char **argv)
 	if (follow_mode && until > 0)
 	{
 		opt_usage_error(PROG, "--follow and --until cannot be used together");
+		return EXIT_USAGE;
+	}
+	if ((sel.since || sel.before || sel.entity_id || sel.entity_name || sel.operation ||
+		 sel.property_name || sel.contains) && (follow_mode || check_only))
+	{
+		opt_usage_error(PROG, "the selection options (--since, --entity-id...) make an extract for "
+						"files and scripts: they cannot go with --follow or --check");
+		return EXIT_USAGE;
+	}
+	if (sel.since && sel.before && before_ts <= since_ts)
+	{
+		opt_usage_error(PROG, "--before must be later than --since");
 		return EXIT_USAGE;
 	}
 	if (until > 0 && until <= after)
@@ -457,6 +676,12 @@ main(int argc, char **argv)
 	{
 		stream_writer_free(x.out);
 		return stop_requested ? EXIT_OK : EXIT_DB;
+	}
+	if (!build_filter(&x, &sel))
+	{
+		stream_writer_free(x.out);
+		conn_close(&x.src);
+		return x.status;
 	}
 	x.last_id = (uint64_t) after;
 	x.started = x.last_progress = now_s();
@@ -482,7 +707,8 @@ main(int argc, char **argv)
 		conn_close(&x.src);
 		return x.status;
 	}
-	else if (write_header(&x, (uint64_t) after))
+	else if ((!(sel.since || sel.before) || time_range(&x, &sel, &after, &until)) &&
+			 write_header(&x, (uint64_t) after))
 	{
 		bool		done = (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
 			extract_range(&x, (uint64_t) until) &&
@@ -516,5 +742,6 @@ main(int argc, char **argv)
 	stream_flush(x.out);
 	stream_writer_free(x.out);
 	conn_close(&x.src);
+	free(x.filter);
 	return x.status;
 }

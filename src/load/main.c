@@ -469,6 +469,14 @@ check_header(load *l, const stream_header *h)
 	events_ends ends;
 	bool		ok = true;
 
+	/* a selection (slate-extract --since, --entity-id...) is no prefix of its source */
+	if (h->filter != NULL)
+	{
+		log_error("stdin: the stream is a filtered extract (%s) of %s, not a prefix of the source: "
+				  "it cannot be loaded into a destination; nothing of it was written", h->filter, h->source);
+		l->status = EXIT_REFUSED;
+		return false;
+	}
 	if (!events_read_ends(&l->dst, &ends))
 	{
 		l->status = EXIT_DB;

@@ -254,6 +254,50 @@ test_timestamps(void)
 		CHECK(!unix_to_pg_ts(INT64_MAX, 0, &out), "far future refused");
 		CHECK(!unix_to_pg_ts(INT64_MIN, 0, &out), "far past refused");
 	}
+	/* ISO 8601 for JSON lines: every sample prints and parses back exactly */
+	for (size_t i = 0; i < sizeof(sample_ts) / sizeof(sample_ts[0]); i++)
+	{
+		char		iso[PG_TS_ISO_LEN + 1];
+		size_t		n = pg_ts_format_iso(sample_ts[i], iso);
+		int64_t		back = 0;
+
+		iso[n] = '\0';
+		CHECK(n <= PG_TS_ISO_LEN && pg_ts_parse(iso, n, &back) && back == sample_ts[i],
+			  "iso %s (%" PRId64 ")", iso, sample_ts[i]);
+	}
+	{
+		static const struct { const char *s; int64_t us; } known[] = {
+			{"2000-01-01T00:00:00.000000+00:00", 0},
+			{"2000-01-01", 0},
+			{"2000-01-01T01:00+01:00", 0},
+			{"1999-12-31 23:59:59.999999Z", -1},
+			{"2000-01-01T00:00:00.5-00:30", 1800500000},
+			{"2000-03-01T00:00:00Z", INT64_C(5184000000000)},	/* 2000 is a leap year */
+			{"-4713-11-24T00:00:00Z", PG_TS_MIN},
+		};
+		static const char *bad[] = {
+			"2000-02-30", "2001-02-29", "2000-01-01T24:00", "2000-01-01T00:00:00.1234567",
+			"2000-1-01", "2000-01-01T00:00:00+16:00", "yesterday", "", "2000-01-01x",
+			"-4713-11-23T23:59:59Z", "294277-01-01",
+		};
+		char		iso[PG_TS_ISO_LEN + 1];
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		{
+			int64_t		us = 42;
+
+			CHECK(pg_ts_parse(known[i].s, strlen(known[i].s), &us) && us == known[i].us,
+				  "parse %s: %" PRId64, known[i].s, us);
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		{
+			int64_t		us;
+
+			CHECK(!pg_ts_parse(bad[i], strlen(bad[i]), &us), "refuse %s", bad[i]);
+		}
+		iso[pg_ts_format_iso(INT64_C(817000000000000), iso)] = '\0';
+		CHECK(strcmp(iso, "2025-11-21T00:26:40.000000+00:00") == 0, "format: %s", iso);
+	}
 	printf("ok timestamps\n");
 }
 
