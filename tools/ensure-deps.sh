@@ -70,6 +70,9 @@ check() {
 		need libpq-dev
 	have_pkgconfig msgpack-c msgpack || [ -e /usr/include/msgpack.h ] ||
 		need "$(msgpack_package)"
+	# the NATS C client, for slate-publish and slate-consume only
+	have_pkgconfig libnats || [ -e /usr/include/nats/nats.h ] ||
+		need libnats-dev
 
 	[ "$purpose" = build ] && return 0
 
@@ -86,6 +89,8 @@ check() {
 	# pgrep and ps for the process tests, openssl for the TLS test
 	have_command pgrep && have_command ps || need procps
 	have_command openssl || need openssl
+	# a throwaway NATS server with JetStream for test/broker.bats
+	have_command nats-server || [ -x /usr/sbin/nats-server ] || need nats-server
 	[ "$purpose" = ci ] && { have_command valgrind || need valgrind; }
 	return 0
 }
