@@ -220,42 +220,78 @@ assert_stream_is_source() {
 	assert_equal "$(events_md5 pg killc)" "$(events_md5 pg src)"
 }
 
-@test "kill -9 of nats-server during a publish, restarted on its store: no gap, no duplicate" {
-	slate-extract "$SRC" 2>/dev/null >"$BATS_TEST_TMPDIR/all.mp"
-	slate-publish --stream "$STREAM" --window 64 "$NATS_URL" <"$BATS_TEST_TMPDIR/all.mp" 2>"$BATS_TEST_TMPDIR/pub.log" &
-	pub=$!
-	echo "pid $pub" >>"$BG"
-	for ((i = 0; i < 300; i++)); do
-		pos=$(slate-publish --stream "$STREAM" --position "$NATS_URL" 2>/dev/null) && ((pos > 0)) && break
+# start_fed_publisher NAME: slate-publish reading the fifo NAME, which the
+# test holds open for writing on fd FEED_NAME; sets PUB_NAME to its pid
+start_fed_publisher() {
+	local fd
+	mkfifo "$BATS_TEST_TMPDIR/$1.in"
+	slate-publish --stream "$STREAM" --window 64 --log-format=text "$NATS_URL" \
+		<"$BATS_TEST_TMPDIR/$1.in" 2>"$BATS_TEST_TMPDIR/$1.log" &
+	printf -v "PUB_$1" '%s' $!
+	echo "pid $!" >>"$BG"
+	exec {fd}>"$BATS_TEST_TMPDIR/$1.in"
+	printf -v "FEED_$1" '%s' "$fd"
+}
+
+# feed FD FROM TO: write bytes FROM..TO-1 of all.mp to FD
+feed() {
+	tail -c +$(($2 + 1)) "$BATS_TEST_TMPDIR/all.mp" | head -c $(($3 - $2)) >&"$1"
+}
+
+# wait_position N: wait until the stream's last event is at least N
+wait_position() {
+	local pos i
+	for ((i = 0; i < 600; i++)); do
+		pos=$(slate-publish --stream "$STREAM" --position "$NATS_URL" 2>/dev/null) && ((pos >= $1)) && return 0
 		sleep 0.05
 	done
+	fail "the stream's position stays at ${pos:-?}, below $1"
+}
+
+@test "kill -9 of nats-server during a publish, restarted on its store: no gap, no duplicate" {
+	slate-extract "$SRC" 2>/dev/null >"$BATS_TEST_TMPDIR/all.mp"
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/all.mp")
+	start_fed_publisher p
+	feed "$FEED_p" 0 $((size / 2))
+	wait_position 1
+	# more in flight as the server dies
+	feed "$FEED_p" $((size / 2)) $((size * 3 / 4))
 	nats_kill
+	running "$PUB_p" || fail "slate-publish ended before the server was killed: $(cat "$BATS_TEST_TMPDIR/p.log")"
 	nats_restart
-	# the publisher rides out the restart or fails with a clear error; either way, again
-	wait_exit "$pub" 60
-	[[ $STATUS == 0 || $STATUS == 1 ]] || fail "slate-publish exited $STATUS: $(cat "$BATS_TEST_TMPDIR/pub.log")"
+	feed "$FEED_p" $((size * 3 / 4)) "$size"
+	exec {FEED_p}>&-
+	# it rides out the restart, or stops with one clear error; either way, publish again
+	wait_exit "$PUB_p" 60
+	[[ $STATUS == 0 || $STATUS == 1 ]] || fail "slate-publish exited $STATUS: $(cat "$BATS_TEST_TMPDIR/p.log")"
+	echo "# slate-publish exited $STATUS" >&3
 	run -0 publish
 	assert_stream_is_source
 }
 
 @test "a second publisher at the same time is harmless" {
 	slate-extract "$SRC" 2>/dev/null >"$BATS_TEST_TMPDIR/all.mp"
-	slate-publish --stream "$STREAM" --window 16 "$NATS_URL" <"$BATS_TEST_TMPDIR/all.mp" 2>"$BATS_TEST_TMPDIR/a.log" &
-	a=$!
-	slate-publish --stream "$STREAM" --window 16 "$NATS_URL" <"$BATS_TEST_TMPDIR/all.mp" 2>"$BATS_TEST_TMPDIR/b.log" &
-	b=$!
-	echo "pid $a" >>"$BG"
-	echo "pid $b" >>"$BG"
-	wait_exit "$a" 60
-	sa=$STATUS
-	wait_exit "$b" 60
-	sb=$STATUS
-	# each either finished or was refused (4) naming the other publisher
-	for s in "$sa:a" "$sb:b"; do
-		case ${s%%:*} in
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/all.mp")
+	start_fed_publisher a
+	start_fed_publisher b
+	feed "$FEED_a" 0 $((size / 2))
+	wait_position 1
+	# b starts behind a, and both go on at once
+	feed "$FEED_b" 0 $((size / 2))
+	feed "$FEED_a" $((size / 2)) "$size" &
+	feeder=$!
+	feed "$FEED_b" $((size / 2)) "$size"
+	wait "$feeder"
+	exec {FEED_a}>&- {FEED_b}>&-
+	for p in a b; do
+		pid=PUB_$p
+		wait_exit "${!pid}" 60
+		echo "# publisher $p exited $STATUS" >&3
+		# each either finished or was refused (4), naming the other publisher
+		case $STATUS in
 		0) ;;
-		4) assert_regex "$(cat "$BATS_TEST_TMPDIR/${s#*:}.log")" "another publisher|acknowledged at sequence" ;;
-		*) fail "publisher ${s#*:} exited ${s%%:*}: $(cat "$BATS_TEST_TMPDIR/${s#*:}.log")" ;;
+		4) assert_regex "$(cat "$BATS_TEST_TMPDIR/$p.log")" "another publisher wrote event [0-9]+ first; stopped" ;;
+		*) fail "publisher $p exited $STATUS: $(cat "$BATS_TEST_TMPDIR/$p.log")" ;;
 		esac
 	done
 	run -0 publish

@@ -25,9 +25,16 @@ nats_launch() {
 	local bin deadline=$((SECONDS + 30))
 	bin=$(nats_server_bin) || return 1
 	rm -f "$NATS_DIR/pid"
-	# a session of its own, not a job of the test: it writes its pid file
-	setsid -f "$bin" -js -sd "$NATS_DIR/store" -a 127.0.0.1 -p "$NATS_PORT" \
-		-P "$NATS_DIR/pid" </dev/null >"$NATS_DIR/server.log" 2>&1 3>&-
+	# a session of its own, not a job of the test, and none of the test's
+	# file descriptors (a fifo's writer held open would never see its EOF)
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			((fd > 2)) && eval "exec $fd>&-"
+		done
+		exec setsid -f "$bin" -js -sd "$NATS_DIR/store" -a 127.0.0.1 -p "$NATS_PORT" \
+			-P "$NATS_DIR/pid" </dev/null >"$NATS_DIR/server.log" 2>&1
+	)
 	while ! port_in_use "$NATS_PORT" || [[ ! -s $NATS_DIR/pid ]]; do
 		if ((SECONDS >= deadline)) || grep -q '\[FTL\]' "$NATS_DIR/server.log" ||
 			{ [[ -s $NATS_DIR/pid ]] && ! kill -0 "$(cat "$NATS_DIR/pid")" 2>/dev/null; }; then

@@ -22,6 +22,8 @@
 #define PROG "slate-publish"
 #define MAX_MESSAGE (256 * 1024 * 1024)
 #define DEFAULT_WINDOW 4096
+/* a publish not acknowledged within this is an error (libnats waits forever without) */
+#define ACK_WAIT_MS 10000
 
 typedef struct publisher
 {
@@ -59,6 +61,8 @@ typedef struct publisher
 	uint64_t	acked_id;
 	char		error[512];
 	int			error_status;
+	uint64_t	wrong_seq_id;	/* the first failure: this event found another end */
+	bool		reported;
 
 	int			status;
 	double		started,
@@ -144,9 +148,16 @@ on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 	if (pae != NULL)
 	{
 		if (pae->ErrCode == JSStreamWrongLastSequenceErr || pae->ErrCode == JSStreamWrongLastMsgIDErr)
-			fail_locked(p, EXIT_REFUSED, "%s: another publisher wrote to the stream: event %" PRIu64
-						" no longer goes at the end (%s); restart to go on from the stream's new end",
+		{
+			/* report_failure tells another publisher from lost messages */
+			if (!p->failed)
+				p->wrong_seq_id = id;
+			fail_locked(p, EXIT_REFUSED, "%s: event %" PRIu64 " no longer goes at the stream's end (%s)",
 						p->b.desc, id, pae->ErrText ? pae->ErrText : "wrong last sequence");
+		}
+		else if (pae->Err == NATS_TIMEOUT)
+			fail_locked(p, EXIT_DB, "%s: no acknowledgement of event %" PRIu64 " within %d s",
+						p->b.desc, id, ACK_WAIT_MS / 1000);
 		else
 			fail_locked(p, EXIT_DB, "%s: publishing event %" PRIu64 " failed: %s%s%s", p->b.desc, id,
 						natsStatus_GetText(pae->Err), pae->ErrText ? ": " : "",
@@ -162,6 +173,53 @@ on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 	natsMsg_Destroy(msg);
 }
 
+/*
+ * Log the first failure once and set the exit status.  A publish that found
+ * the stream ending elsewhere than expected means another publisher wrote
+ * there first (refused, 4), or the server lost the messages before it (a
+ * restart before they reached its disk; a NATS error, 1): the stream's end
+ * tells which.  Either way the stream is intact and a new run goes on.
+ */
+static void
+report_failure(publisher *p)
+{
+	jsPubOptions po;
+	broker_ends ends;
+	uint64_t	id;
+
+	if (p->reported)
+		return;
+	p->reported = true;
+	pthread_mutex_lock(&p->mu);
+	id = p->wrong_seq_id;
+	pthread_mutex_unlock(&p->mu);
+	if (id == 0)
+	{
+		log_error("%s", p->error);
+		p->status = p->error_status;
+		return;
+	}
+	jsPubOptions_Init(&po);
+	po.MaxWait = ACK_WAIT_MS;
+	js_PublishAsyncComplete(p->b.js, &po);
+	if (broker_read_ends(&p->b, &ends) != EXIT_OK)
+		ends.last_id = 0;
+	if (ends.last_id >= id)
+	{
+		log_error("%s: another publisher wrote event %" PRIu64 " first; stopped (the stream ends at id %"
+				  PRIu64 ")", p->b.desc, id, ends.last_id);
+		p->status = EXIT_REFUSED;
+	}
+	else
+	{
+		log_error("%s ends at id %" PRIu64 ", before event %" PRIu64 " that followed what this publisher sent: "
+				  "the server lost the messages between (a restart?); run again to go on from its end",
+				  p->b.desc, ends.last_id, id);
+		p->status = EXIT_DB;
+	}
+	broker_ends_clear(&ends);
+}
+
 /* wait for every publish in flight; false when one failed (logged, status set) */
 static bool
 complete(publisher *p)
@@ -170,12 +228,11 @@ complete(publisher *p)
 	natsStatus	s;
 
 	jsPubOptions_Init(&po);
-	po.MaxWait = 30000;
+	po.MaxWait = ACK_WAIT_MS * 3;
 	s = js_PublishAsyncComplete(p->b.js, &po);
 	if (has_failed(p))
 	{
-		log_error("%s", p->error);
-		p->status = p->error_status;
+		report_failure(p);
 		return false;
 	}
 	if (s != NATS_OK)
@@ -200,6 +257,7 @@ publish_held(publisher *p, bool boundary)
 	snprintf(id, sizeof(id), "%" PRIu64, p->held_id);
 	jsPubOptions_Init(&po);
 	po.MsgId = id;
+	po.MaxWait = ACK_WAIT_MS;
 	/* the stream's end must be where we think, or nothing is appended */
 	if (p->next_seq == 1)
 		po.ExpectNoMessage = true;
@@ -222,8 +280,7 @@ publish_held(publisher *p, bool boundary)
 	p->held = NULL;
 	if (has_failed(p))
 	{
-		log_error("%s", p->error);
-		p->status = p->error_status;
+		report_failure(p);
 		return false;
 	}
 	if (s != NATS_OK)
@@ -455,8 +512,7 @@ wait_input(publisher *p)
 			return false;
 		if (has_failed(p))
 		{
-			log_error("%s", p->error);
-			p->status = p->error_status;
+			report_failure(p);
 			return false;
 		}
 	}
