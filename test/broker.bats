@@ -389,3 +389,81 @@ wait_position() {
 	wait_exit "$load" 5
 	assert_equal "$(events_md5 pg follow)" "$(events_md5 pg src)"
 }
+
+# start_pipeline NAME ARG...: pipeline.sh ARG... in the background, the
+# leader of a process group of its own (as a shell job); logs to NAME.log.
+# Sets PID.
+start_pipeline() {
+	local name=$1
+	shift
+	set -m
+	"$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
+		>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log" 3>&- &
+	PID=$!
+	set +m
+	echo "group $PID" >>"$BG"
+}
+
+# caught_up DB: destination DB holds source live's max(id)
+caught_up() {
+	[[ $(psql_c pg "$1" "SELECT coalesce(max(id), 0) FROM events") == \
+		"$(psql_c pg live "SELECT max(id) FROM events")" ]]
+}
+
+@test "pipeline.sh --publish once and --via for 2 destinations: live, byte-exact, 2 source connections; Ctrl-C stops both" {
+	db_create pg live source
+	insert_events pg live 600
+	live=$(cluster_conninfo pg live)
+	d1=$(fresh_dest via1)
+	d2=$(fresh_dest via2)
+	# a destination that starts part-way: it is read from its own max(id)
+	slate-extract --until 300 "$live" 2>/dev/null | slate-load "$d2" 2>/dev/null
+	run -0 "$SLATE_ROOT/pipeline.sh" --source "$live" --publish "$NATS_URL" --stream "$STREAM" --dry-run
+	assert_line "publish to: $NATS_URL stream $STREAM"
+	start_pipeline pub --source "$live" --publish "$NATS_URL" --stream "$STREAM" --poll-interval 1
+	pub=$PID
+	wait_position 600
+	start_pipeline via --via "$NATS_URL" --stream "$STREAM" --destination "$d1" --destination "$d2" --poll-interval 1
+	via=$PID
+	insert_events pg live 450
+	for db in via1 via2; do
+		for ((i = 0; i < 300; i++)); do
+			caught_up "$db" && break
+			sleep 0.1
+		done
+		assert_equal "$(events_md5 pg "$db")" "$(events_md5 pg live)"
+	done
+	# the source serves the publisher's listen and extract, nothing per destination
+	assert_equal "$(psql_c pg postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'live'")" 2
+	kill -INT "$via"
+	wait_exit "$via" 10
+	assert_equal "$STATUS" 0
+	kill -INT "$pub"
+	wait_exit "$pub" 10
+	assert_equal "$STATUS" 0
+	assert_regex "$(cat "$BATS_TEST_TMPDIR/via.log")" "replicating NATS stream $STREAM at $NATS_URL to 2 destination\(s\)"
+	assert_regex "$(cat "$BATS_TEST_TMPDIR/pub.log")" "publishing .*dbname=live.* to $NATS_URL stream $STREAM after id 0"
+}
+
+@test "pipeline.sh --via: start-up checks against the stream; bad options" {
+	d=$(fresh_dest viacheck)
+	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --log-format=text --via "$NATS_URL" --stream nosuch --destination "$d"
+	assert_failure 2
+	assert_regex "$stderr" "stream nosuch does not exist"
+	assert_regex "$stderr" "start-up check failed for the NATS stream nosuch at $NATS_URL"
+	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --via "nats://u:secret@127.0.0.1:$NATS_PORT" --destination "$d"
+	assert_failure 2
+	refute_output --partial secret
+	assert_regex "$stderr" "credentials in a NATS URL are refused"
+	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --via "$NATS_URL"
+	assert_failure 2
+	assert_regex "$stderr" "--via needs a destination"
+	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --publish "$NATS_URL"
+	assert_failure 2
+	# a destination of another source, against a stream of src
+	run -0 publish
+	slate-extract "$OTHER" 2>/dev/null | slate-load "$d" 2>/dev/null
+	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --log-format=text --via "$NATS_URL" --stream "$STREAM" --destination "$d" --dry-run
+	assert_failure 2
+	assert_regex "$stderr" "holds events of another source"
+}

@@ -30,6 +30,7 @@ typedef struct consumer
 	natsSubscription *sub;
 	uint64_t	after;
 	bool		follow;
+	bool		check_only;		/* a header and an end marker only, for slate-load --check */
 	uint64_t	first_id;		/* id at sequence 1 (0: not known yet) */
 	uint64_t	last_id;		/* last id written (or --after) */
 	uint64_t	count;
@@ -56,6 +57,8 @@ usage(void)
 		   BROKER_ENV_HELP "\n"
 		   "Options:\n"
 		   "      --after=ID            start after this id (default 0)\n"
+		   "      --check               check the stream (and the message after --after),\n"
+		   "                            write only a header and an end marker, and exit\n"
 		   "      --follow              keep writing events as they arrive; without it,\n"
 		   "                            stop at the end of the transaction holding the\n"
 		   "                            stream's last event when it started\n"
@@ -230,6 +233,15 @@ run(consumer *k)
 
 	if (seq == 0 || !write_header(k))
 		return;
+	if (k->check_only)
+	{
+		k->last_id = k->after;
+		if (!stream_write_end(k->out, k->after, 0))
+			k->status = output_failed();
+		else
+			log_info("%s is readable after id %" PRIu64, k->b.desc, k->after);
+		return;
+	}
 	if (!k->follow && k->after >= k->ends.last_id)
 		done = true;			/* nothing to send */
 	if (!done)
@@ -292,6 +304,7 @@ main(int argc, char **argv)
 	static const struct option long_options[] = {
 		{"after", required_argument, NULL, 'a'},
 		{"follow", no_argument, NULL, 'f'},
+		{"check", no_argument, NULL, 'c'},
 		BROKER_LONG_OPTIONS,
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
@@ -317,6 +330,9 @@ main(int argc, char **argv)
 				break;
 			case 'f':
 				k.follow = true;
+				break;
+			case 'c':
+				k.check_only = true;
 				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
@@ -354,7 +370,7 @@ main(int argc, char **argv)
 		k.first_id = k.ends.first_id;
 		k.started = k.last_progress = now_s();
 		run(&k);
-		if (k.status == EXIT_OK && !stop_requested)
+		if (k.status == EXIT_OK && !stop_requested && !k.check_only)
 			progress(&k, true);
 		else if (stop_requested && k.status == EXIT_OK)
 			log_info("stopped by signal at id %" PRIu64, k.last_id);

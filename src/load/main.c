@@ -87,6 +87,8 @@ usage(void)
 		   "      --check                   validate the destination against the stream's\n"
 		   "                                header (and its ids for holes), then exit\n"
 		   "                                without writing\n"
+		   "      --position                print the destination's max(id) (0: empty),\n"
+		   "                                where a slate-consume for it starts, and exit\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -626,6 +628,7 @@ main(int argc, char **argv)
 		{"synchronous-commit", required_argument, NULL, 's'},
 		{"lock-wait", required_argument, NULL, 'w'},
 		{"check", no_argument, NULL, 'c'},
+		{"position", no_argument, NULL, 'p'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -635,6 +638,7 @@ main(int argc, char **argv)
 	int			r;
 	const char *conninfo = NULL;
 	int			c;
+	bool		position_only = false;
 
 	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
 		return r;
@@ -663,6 +667,9 @@ main(int argc, char **argv)
 			case 'c':
 				l.check_only = true;
 				break;
+			case 'p':
+				position_only = true;
+				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
 					return r;
@@ -687,7 +694,22 @@ main(int argc, char **argv)
 		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
 	l.started = l.last_log = now_s();
-	if (!events_check_table(&l.dst) || !events_check_role(&l.dst, false) ||
+	if (position_only)
+	{
+		/* the position is the destination's own max(id), as for a load */
+		events_ends ends;
+
+		if (!events_check_table(&l.dst) || !events_read_ends(&l.dst, &ends))
+			l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
+		else
+		{
+			printf("%" PRIu64 "\n", ends.max_id);
+			events_ends_clear(&ends);
+			if (fflush(stdout) != 0)
+				l.status = EXIT_IO;
+		}
+	}
+	else if (!events_check_table(&l.dst) || !events_check_role(&l.dst, false) ||
 		(l.check_only && !events_check_holes(&l.dst)))
 		l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
 	else if (l.check_only)
@@ -699,7 +721,7 @@ main(int argc, char **argv)
 	else if (l.status == EXIT_OK)
 		l.status = EXIT_DB;
 
-	if (l.status == EXIT_OK && !stop_requested && !l.check_only)
+	if (l.status == EXIT_OK && !stop_requested && !l.check_only && !position_only)
 		log_commit(&l, true);
 	free(l.hold);
 	stream_reader_free(l.in);
