@@ -49,7 +49,7 @@ fresh() {
 	local i
 	DSTS=()
 	for ((i = 1; i <= $1; i++)); do
-		psql_c dst postgres "DROP DATABASE IF EXISTS d$i" >/dev/null
+		psql_c dst postgres "DROP DATABASE IF EXISTS d$i" >/dev/null 2>&1
 		db_create dst "d$i" destination >/dev/null
 		DSTS+=("$(cluster_conninfo dst "d$i")")
 	done
@@ -134,13 +134,12 @@ broker() {
 	SECONDS_=$(elapsed "$t")
 	CONNS=$(conns_stop)
 	wait "$pub"
-	pkill -TERM -x slate-consume -P "$$" 2>/dev/null || true
-	for ((i = 0; i < $1; i++)); do
-		pkill -TERM -f "slate-consume --log-format=json --follow --stream $stream " 2>/dev/null || true
-	done
+	# --follow runs on: stop this round's consumers (by their stream)
+	pkill -TERM -f "^slate-consume --log-format=json --follow --stream $stream " 2>/dev/null || true
 	for p in "${pids[@]}"; do wait "$p" || true; done
-	PUB_MB=$(calc "$(cat "$TMP/pub.rss") / 1024")
-	CON_MB=$(calc "$(cat "$TMP/con.rss") / 1024")
+	# the last line: /usr/bin/time puts "Command terminated by signal" before it
+	PUB_MB=$(calc "$(tail -1 "$TMP/pub.rss") / 1024")
+	CON_MB=$(calc "$(tail -1 "$TMP/con.rss") / 1024")
 	check
 	nats_api "\$JS.API.STREAM.DELETE.$stream" >/dev/null
 }
@@ -159,8 +158,18 @@ for r in $(seq "$ROUNDS"); do
 done
 echo
 echo "medians over $ROUNDS rounds (worst round in brackets); ratio = direct seconds / broker seconds (> 1: broker faster)"
+# median and worst of column COL for case C
+stat() {
+	local vals
+	vals=$(awk -v c="$1" -v col="$2" '$1 == c && $col != "-" { print $col }' "$TMP/rows" | sort -g)
+	[[ -n $vals ]] || { echo "- -"; return; }
+	echo "$(sed -n "$(((($(wc -l <<<"$vals") + 1) / 2)))p" <<<"$vals") $(tail -1 <<<"$vals")"
+}
 for c in direct1 broker1 direct8 broker8; do
-	awk -v c="$c" '$1 == c { s[++n] = $3; if ($3 > w) w = $3; if ($5 != "-") { q[++m] = $5 } }
-		END { asort(s); asort(q); printf "%-8s %8.2f s [%6.2f]  %10.0f events/s", c, s[int((n + 1) / 2)], w, '"$N"' / s[int((n + 1) / 2)];
-			if (m) printf "  ratio %.3f", q[int((m + 1) / 2)]; printf "\n" }' "$TMP/rows"
+	read -r med worst < <(stat "$c" 3)
+	read -r rmed rworst < <(stat "$c" 5)
+	read -r pmed _ < <(stat "$c" 7)
+	read -r cmed _ < <(stat "$c" 8)
+	printf '%-8s %8.2f s [worst %6.2f]  %8.0f events/s  ratio %s [lowest %s]  publish %s MB, consume %s MB\n' \
+		"$c" "$med" "$worst" "$(calc "$N / $med")" "$rmed" "$(awk -v c="$c" '$1 == c && $5 != "-" { print $5 }' "$TMP/rows" | sort -g | head -1)" "$pmed" "$cmed"
 done

@@ -34,6 +34,8 @@ typedef struct consumer
 	uint64_t	first_id;		/* id at sequence 1 (0: not known yet) */
 	uint64_t	last_id;		/* last id written (or --after) */
 	uint64_t	count;
+	uint64_t	txn_end;		/* last id known to end a source transaction */
+	uint64_t	marked;			/* last id a boundary marker was written after */
 	int			status;
 	double		started,
 				last_progress;
@@ -163,7 +165,26 @@ write_header(consumer *k)
 	return true;
 }
 
-/* one message: an event, and a boundary marker after it when its transaction ends */
+/*
+ * Before waiting for messages: when what was written ends on a source
+ * transaction, say so with a boundary marker (slate-load commits there once
+ * its input is idle) and push it out.  Markers only there, not after every
+ * transaction of a backlog, so a catch-up is loaded in big transactions as
+ * from slate-extract.
+ */
+static bool
+mark_and_flush(consumer *k)
+{
+	if (k->count > 0 && k->txn_end == k->last_id && k->marked != k->last_id)
+	{
+		if (!stream_write_boundary(k->out, k->last_id))
+			return false;
+		k->marked = k->last_id;
+	}
+	return stream_flush(k->out);
+}
+
+/* one message: an event (its boundary, if any, is noted for mark_and_flush) */
 static bool
 on_message(consumer *k, natsMsg *m, bool *done)
 {
@@ -208,11 +229,7 @@ on_message(consumer *k, natsMsg *m, bool *done)
 	k->count++;
 	if (broker_msg_boundary(m))
 	{
-		if (!stream_write_boundary(k->out, id) || !stream_flush(k->out))
-		{
-			k->status = output_failed();
-			return false;
-		}
+		k->txn_end = id;
 		/* the stream's end when we started, extended to its transaction's end */
 		if (!k->follow && id >= k->ends.last_id)
 			*done = true;
@@ -266,16 +283,19 @@ run(consumer *k)
 		natsMsg    *m = NULL;
 		bool		ok;
 
+		int			queued = 0,
+					queued_bytes = 0;
+
+		/* nothing more at hand: mark the boundary and flush before waiting */
+		if (natsSubscription_GetPending(k->sub, &queued, &queued_bytes) == NATS_OK && queued == 0 &&
+			!mark_and_flush(k))
+		{
+			k->status = output_failed();
+			return;
+		}
 		s = natsSubscription_NextMsg(&m, k->sub, WAIT_MS);
 		if (s == NATS_TIMEOUT)
-		{
-			if (!stream_flush(k->out))
-			{
-				k->status = output_failed();
-				return;
-			}
 			continue;
-		}
 		if (s == NATS_MISMATCH)
 			continue;			/* the ordered consumer is being recreated where it was */
 		if (s != NATS_OK)
@@ -292,9 +312,9 @@ run(consumer *k)
 			return;
 		}
 	}
-	if (done && (!stream_write_end(k->out, k->last_id, k->count)))
+	if (done && (!mark_and_flush(k) || !stream_write_end(k->out, k->last_id, k->count)))
 		k->status = output_failed();
-	else if (!stream_flush(k->out))
+	else if (!mark_and_flush(k))
 		k->status = output_failed();
 }
 

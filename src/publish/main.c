@@ -21,7 +21,7 @@
 
 #define PROG "slate-publish"
 #define MAX_MESSAGE (256 * 1024 * 1024)
-#define DEFAULT_WINDOW 4096
+#define DEFAULT_WINDOW 1024
 /* a publish not acknowledged within this is an error (libnats waits forever without) */
 #define ACK_WAIT_MS 10000
 
