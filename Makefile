@@ -19,6 +19,15 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) \
 ALL_LDFLAGS = $(LDFLAGS)
 LIBS = $(PQ_LIBS) $(MP_LIBS)
 
+# slate-publish and slate-consume alone speak NATS JetStream: they add
+# lib/broker/ and libnats (Debian's libnats-dev) to what every program links
+NATS_LIBS := $(shell $(PKG_CONFIG) --libs libnats 2>/dev/null || echo -lnats)
+BROKER_OBJ = $(patsubst %.c,build/%.o,$(wildcard lib/broker/*.c))
+OBJS_publish = $(BROKER_OBJ)
+OBJS_consume = $(BROKER_OBJ)
+LIBS_publish = $(NATS_LIBS) -lpthread
+LIBS_consume = $(NATS_LIBS) -lpthread
+
 # make test SANITIZE=address,undefined
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -28,7 +37,7 @@ endif
 PROGRAMS = $(patsubst src/%/,bin/slate-%,$(sort $(dir $(wildcard src/*/*.c))))
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
-HEADERS = $(wildcard lib/*.h)
+HEADERS = $(wildcard lib/*.h lib/*/*.h)
 
 # test tools live under test/<tool>/ and build into test/bin/
 TEST_PROGRAMS = $(patsubst test/%/,test/bin/slate-%,$(sort $(dir $(wildcard test/*/*.c))))
@@ -49,9 +58,9 @@ build/libslate.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 .SECONDEXPANSION:
-bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard src/$$*/*.c)))) build/libslate.a
+bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard src/$$*/*.c)))) $$(OBJS_$$*) build/libslate.a
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) build/libslate.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) build/libslate.a $(LIBS) $(LIBS_$*)
 
 test/bin/slate-%: $$(addsuffix .o,$$(addprefix build/,$$(basename $$(wildcard test/$$*/*.c)))) build/libslate.a
 	@mkdir -p test/bin

@@ -14,6 +14,8 @@ usage() {
 	Usage:
 	  $NAME -c CONFIG [OPTION]...
 	  $NAME --source CONNINFO --destination CONNINFO [--destination CONNINFO]... [OPTION]...
+	  $NAME --source CONNINFO --publish NATS_URL [OPTION]...
+	  $NAME --via NATS_URL --destination CONNINFO [--destination CONNINFO]... [OPTION]...
 
 	CONFIG is the original replicator's configuration file (JavaScript or JSON);
 	it is read by slate-config, never executed. Passwords from it reach the
@@ -25,6 +27,13 @@ usage() {
 	  -c, --config=FILE            the original's configuration file
 	      --source=CONNINFO        the event source
 	      --destination=CONNINFO   a destination (repeat for more)
+	      --publish=NATS_URL       publish the source once to this NATS JetStream
+	                               server (slate-publish), for any number of readers
+	      --via=NATS_URL           replicate to the destinations from that JetStream
+	                               stream (slate-consume | slate-load) instead of
+	                               from the source; credentials in NATS_USER and
+	                               NATS_PASSWORD, NATS_TOKEN, never in the URL
+	      --stream=NAME            the JetStream stream (default slate)
 	      --max-events-per-write=N commit at most every N events (default and
 	                               minimum 10000, as the original)
 	      --connect-timeout=S      seconds (default 15, or the config's)
@@ -71,7 +80,7 @@ log() {
 	fi
 }
 
-config='' source='' dests=() max_events='' timeout='' poll=5 dry_run=0 restart=0
+config='' source='' dests=() publish='' via='' stream=slate max_events='' timeout='' poll=5 dry_run=0 restart=0
 while (($#)); do
 	arg=$1
 	case $arg in
@@ -83,6 +92,9 @@ while (($#)); do
 	-c | --config) (($# > 1)) || try_help "option $arg needs a value"; config=$2; shift ;;
 	--source) (($# > 1)) || try_help "option $arg needs a value"; source=$2; shift ;;
 	--destination) (($# > 1)) || try_help "option $arg needs a value"; dests+=("$2"); shift ;;
+	--publish) (($# > 1)) || try_help "option $arg needs a value"; publish=$2; shift ;;
+	--via) (($# > 1)) || try_help "option $arg needs a value"; via=$2; shift ;;
+	--stream) (($# > 1)) || try_help "option $arg needs a value"; stream=$2; shift ;;
 	--max-events-per-write) (($# > 1)) || try_help "option $arg needs a value"; max_events=$2; shift ;;
 	--connect-timeout) (($# > 1)) || try_help "option $arg needs a value"; timeout=$2; shift ;;
 	--poll-interval) (($# > 1)) || try_help "option $arg needs a value"; poll=$2; shift ;;
@@ -103,6 +115,11 @@ esac
 [[ -z $max_events || $max_events =~ ^[0-9]+$ ]] || try_help "invalid value \"$max_events\" for --max-events-per-write"
 [[ -z $timeout || $timeout =~ ^[1-9][0-9]*$ ]] || try_help "invalid value \"$timeout\" for --connect-timeout"
 [[ $poll =~ ^[0-9]+(\.[0-9]+)?$ ]] || try_help "invalid value \"$poll\" for --poll-interval"
+for url in "$publish" "$via"; do
+	# user:password@ or token@ would be in every user's ps
+	[[ $url != *@* ]] || try_help "credentials in a NATS URL are refused (every user can read argv): use NATS_USER and NATS_PASSWORD, NATS_TOKEN"
+done
+[[ $stream =~ ^[A-Za-z0-9_-]+$ ]] || try_help "invalid value \"$stream\" for --stream"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/slate-replicator.XXXXXX") || exit 1
 chmod 700 "$WORK"
@@ -128,8 +145,8 @@ if [[ -n $config ]]; then
 	# passwords travel in this 0600 file only
 	[[ -s $WORK/pgpass ]] && export PGPASSFILE=$WORK/pgpass
 else
-	[[ -n $source ]] || try_help "no source: use -c CONFIG or --source CONNINFO"
-	((${#dests[@]})) || try_help "no destination: use --destination CONNINFO"
+	[[ -n $source || -n $via ]] || try_help "no source: use -c CONFIG, --source CONNINFO or --via NATS_URL"
+	((${#dests[@]})) || [[ -n $publish ]] || try_help "no destination: use --destination CONNINFO"
 	for c in "$source" "${dests[@]}"; do
 		# a password= keyword or parameter, or a URI's user:password@
 		[[ ${c,,} != *password* && ! ${c,,} =~ ^postgres(ql)?://[^/?#@]*:[^/?#]*@ ]] ||
@@ -142,6 +159,8 @@ else
 		done
 	done
 fi
+[[ -z $publish || -n $source ]] || try_help "--publish needs the source: use -c CONFIG or --source CONNINFO"
+[[ -z $via || ${#dests[@]} -gt 0 ]] || try_help "--via needs a destination: use --destination CONNINFO"
 max_events=${max_events:-10000}
 if ((max_events < 10000)); then
 	log info "maxEventsPerWrite $max_events raised to the minimum 10000"
@@ -172,7 +191,14 @@ preflight() {
 	# only the source's failure is reported), and with -p goes on past a
 	# destination that gave up early.  Each destination's messages are held
 	# back until its check is over, which keeps them from interleaving.
-	"$BIN/slate-extract" --check "${common[@]}" "$source" | tee -p "${fifos[@]}" >/dev/null
+	# the destinations' header: the source's, or with --via alone the NATS
+	# stream's (which holds the source's events as far as they were published)
+	local header=("$BIN/slate-extract" --check "${common[@]}" "$source") what="the source"
+	if [[ -z $source ]]; then
+		header=("$BIN/slate-consume" --check --stream "$stream" "${common[@]}" "$via")
+		what="the NATS stream $stream at $via"
+	fi
+	"${header[@]}" | tee -p "${fifos[@]}" >/dev/null
 	src_rc=${PIPESTATUS[0]}
 	for i in "${!dests[@]}"; do
 		wait "${pids[i]}"
@@ -185,7 +211,7 @@ preflight() {
 		((rc != 1)) && worst=2
 	done
 	if ((src_rc != 0)); then
-		log error "start-up check failed for the source"
+		log error "start-up check failed for $what"
 		((src_rc == 1)) && return 1
 		return 2
 	fi
@@ -198,7 +224,9 @@ rc=$?
 # unless --restart is to wait for it
 ((rc == 2 || (rc == 1 && (!restart || dry_run)))) && exit 2
 if ((dry_run)); then
-	echo "source: $source"
+	[[ -n $source ]] && echo "source: $source"
+	[[ -n $publish ]] && echo "publish to: $publish stream $stream"
+	[[ -n $via ]] && echo "destinations read from: $via stream $stream"
 	for i in "${!dests[@]}"; do echo "destination $((i + 1)): ${dests[i]}"; done
 	echo "max events per write: $max_events"
 	echo "connect timeout: ${timeout}s"
@@ -215,24 +243,51 @@ on_signal() {
 }
 trap on_signal INT TERM
 
-stage_names=(slate-listen slate-extract slate-load)
+stage_names=(slate-listen slate-extract slate-load slate-publish slate-consume)
 
 # run_once: start every destination's stages and return when one stops
 run_once() {
-	local i p='' st dest_of=() stage_of=() status=() failed='' deadline
+	local i p='' st dest_of=() stage_of=() status=() failed='' deadline pos after
 	pids=()
+	if [[ -n $publish ]]; then
+		# the source side, once: from the stream's last event on
+		pos=$("$BIN/slate-publish" --position --stream "$stream" "${common[@]}" "$publish") || return 1
+		mkfifo "$WORK/wake.p" "$WORK/events.p" || return 1
+		"$BIN/slate-listen" --reconnect --poll-interval "$poll" "${common[@]}" "$source" >"$WORK/wake.p" &
+		pids+=($!) dest_of+=(-1) stage_of+=(0)
+		"$BIN/slate-extract" --follow --after "$pos" "${common[@]}" "$source" <"$WORK/wake.p" >"$WORK/events.p" &
+		pids+=($!) dest_of+=(-1) stage_of+=(1)
+		"$BIN/slate-publish" --stream "$stream" "${common[@]}" "$publish" <"$WORK/events.p" &
+		pids+=($!) dest_of+=(-1) stage_of+=(3)
+		log info "publishing $source to $publish stream $stream after id $pos"
+	fi
 	for i in "${!dests[@]}"; do
-		mkfifo "$WORK/wake.$i" "$WORK/events.$i" || return 1
-		"$BIN/slate-listen" --reconnect --poll-interval "$poll" "${common[@]}" "$source" >"$WORK/wake.$i" &
-		pids+=($!) dest_of+=("$i") stage_of+=(0)
-		"$BIN/slate-extract" --follow "${common[@]}" "$source" <"$WORK/wake.$i" >"$WORK/events.$i" &
-		pids+=($!) dest_of+=("$i") stage_of+=(1)
+		mkfifo "$WORK/events.$i" || return 1
+		if [[ -n $via ]]; then
+			# each destination from its own max(id), found in the stream without a scan
+			if ! after=$("$BIN/slate-load" --position "${common[@]}" "${dests[i]}"); then
+				log error "could not read the position of destination $((i + 1)) (${dests[i]})"
+				for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+				wait
+				rm -f "$WORK"/wake.* "$WORK"/events.*
+				pids=()
+				return 1
+			fi
+			"$BIN/slate-consume" --follow --after "$after" --stream "$stream" "${common[@]}" "$via" >"$WORK/events.$i" &
+			pids+=($!) dest_of+=("$i") stage_of+=(4)
+		else
+			mkfifo "$WORK/wake.$i" || return 1
+			"$BIN/slate-listen" --reconnect --poll-interval "$poll" "${common[@]}" "$source" >"$WORK/wake.$i" &
+			pids+=($!) dest_of+=("$i") stage_of+=(0)
+			"$BIN/slate-extract" --follow "${common[@]}" "$source" <"$WORK/wake.$i" >"$WORK/events.$i" &
+			pids+=($!) dest_of+=("$i") stage_of+=(1)
+		fi
 		# the start-up check has said it if the destination holds the original's rows
 		"$BIN/slate-load" --max-events-per-write "$max_events" --no-original-warning "${common[@]}" \
 			"${dests[i]}" <"$WORK/events.$i" &
 		pids+=($!) dest_of+=("$i") stage_of+=(2)
 	done
-	log info "replicating $source to ${#dests[@]} destination(s), up to $max_events events per write"
+	((${#dests[@]})) && log info "replicating ${via:+NATS stream $stream at }${via:-$source} to ${#dests[@]} destination(s), up to $max_events events per write"
 
 	# the first stage to stop ends the run; then stop the rest within 2 seconds
 	while :; do
@@ -269,7 +324,9 @@ run_once() {
 	fi
 	[[ -n $failed ]] || failed=0
 	st=${status[failed]}
-	log error "${stage_names[stage_of[failed]]} for destination $((dest_of[failed] + 1)) (${dests[dest_of[failed]]}) stopped with exit status $st$( ((st > 128)) && echo " (signal $((st - 128)))"); replication stopped"
+	local for_what="destination $((dest_of[failed] + 1)) (${dests[dest_of[failed]]:-})"
+	((dest_of[failed] < 0)) && for_what="the publisher ($publish stream $stream)"
+	log error "${stage_names[stage_of[failed]]} for $for_what stopped with exit status $st$( ((st > 128)) && echo " (signal $((st - 128)))"); replication stopped"
 	return 1
 }
 

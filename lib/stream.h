@@ -78,6 +78,13 @@ bool stream_write_event(stream_writer *w, const stream_event *e);
 bool stream_write_boundary(stream_writer *w, uint64_t last_id);
 bool stream_write_end(stream_writer *w, uint64_t last_id, uint64_t count);
 bool stream_write_wake(stream_writer *w);
+/*
+ * The bytes of one event message, as stream_write_event writes them, into
+ * buf (for a broker's message body).  Returns the length, 0 when size is too
+ * small; STREAM_EVENT_OVERHEAD bytes beyond the event text always suffice.
+ */
+#define STREAM_EVENT_OVERHEAD 96
+size_t stream_encode_event(const stream_event *e, char *buf, size_t size);
 /* push buffered bytes to fd; false with errno on failure (EPIPE: reader gone) */
 bool stream_flush(stream_writer *w);
 /*
@@ -114,6 +121,13 @@ const char *stream_reader_error(const stream_reader *r);
 bool stream_reader_read_failed(const stream_reader *r);
 /* byte offset of the start of the message last returned (or of the damage) */
 uint64_t stream_reader_offset(const stream_reader *r);
+/*
+ * Messages that arrive whole from elsewhere (a broker's message bodies): a
+ * reader made with fd -1 reads only what was fed to it, and stream_read
+ * returns STREAM_EOF when that is used up (an error if it ends inside a
+ * message).  false when out of memory.
+ */
+bool stream_reader_feed(stream_reader *r, const void *buf, size_t len);
 /* true when no complete message is buffered and the fd has nothing to read now */
 bool stream_reader_idle(stream_reader *r);
 /* true when stream_read would return without blocking */

@@ -534,6 +534,8 @@ fill(stream_reader *r)
 {
 	ssize_t		n;
 
+	if (r->fd < 0)
+		return 0;				/* a fed reader: the bytes fed so far are all there is */
 	if (!msgpack_unpacker_reserve_buffer(&r->up, READ_CHUNK))
 		return fail(r, "out of memory"), -1;
 	n = io_read(r->fd, msgpack_unpacker_buffer(&r->up), msgpack_unpacker_buffer_capacity(&r->up));
@@ -600,6 +602,17 @@ stream_read(stream_reader *r, stream_msg *msg)
 			return STREAM_EOF;
 		}
 	}
+}
+
+bool
+stream_reader_feed(stream_reader *r, const void *buf, size_t len)
+{
+	if (!msgpack_unpacker_reserve_buffer(&r->up, len))
+		return false;
+	memcpy(msgpack_unpacker_buffer(&r->up), buf, len);
+	msgpack_unpacker_buffer_consumed(&r->up, len);
+	r->eof = false;
+	return true;
 }
 
 bool

@@ -229,3 +229,36 @@ stream_write_wake(stream_writer *w)
 {
 	return pack_type(&w->pk, 1, "wake") == 0 && writer_sync(w);
 }
+
+/* msgpack_packer callback for stream_encode_event: append to a bounded buffer */
+typedef struct mem_out
+{
+	char	   *buf;
+	size_t		size,
+				len;
+} mem_out;
+
+static int
+mem_append(void *data, const char *buf, size_t len)
+{
+	mem_out    *m = data;
+
+	if (len > m->size - m->len)
+		return -1;
+	memcpy(m->buf + m->len, buf, len);
+	m->len += len;
+	return 0;
+}
+
+size_t
+stream_encode_event(const stream_event *e, char *buf, size_t size)
+{
+	mem_out		m = {buf, size, 0};
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &m, mem_append);
+	if (pack_type(&pk, 5, "event") || pack_event_members(&pk, e) ||
+		pack_key(&pk, "crc") || msgpack_pack_uint32(&pk, stream_event_crc(e)))
+		return 0;
+	return m.len;
+}

@@ -82,6 +82,9 @@ check() {
 		need libpq-dev
 	have_pkgconfig msgpack-c msgpack || [ -e /usr/include/msgpack.h ] ||
 		need "$(msgpack_package)"
+	# the NATS C client, for slate-publish and slate-consume only
+	have_pkgconfig libnats || [ -e /usr/include/nats/nats.h ] ||
+		need libnats-dev
 
 	[ "$purpose" = build ] && return 0
 
@@ -109,6 +112,8 @@ check() {
 	have_command zstd || need zstd
 	# strace to see every execve (test/argv.bats: no password in any argv)
 	have_command strace || need strace
+	# a throwaway NATS server with JetStream for test/broker.bats
+	have_command nats-server || [ -x /usr/sbin/nats-server ] || need nats-server
 	[ "$purpose" = ci ] || return 0
 	have_command valgrind || need valgrind
 	# the fuzz harnesses: clang, and its libFuzzer runtime, which clang

@@ -110,6 +110,8 @@ usage(void)
 		   "                                replicator first.  Rerun to resume after a kill\n"
 		   "      --no-original-warning     do not warn about the original replicator's rows\n"
 		   "                                (pipeline.sh's start-up check already did)\n"
+		   "      --position                print the destination's max(id) (0: empty),\n"
+		   "                                where a slate-consume for it starts, and exit\n"
 		   "      --lock-wait=S             wait up to S seconds for another writer of the\n"
 		   "                                destination to go away (default 10)\n"
 		   "      --connect-timeout=S       give up connecting after S seconds\n"
@@ -836,6 +838,7 @@ main(int argc, char **argv)
 		{"check", no_argument, NULL, 'c'},
 		{"repair", no_argument, NULL, 'r'},
 		{"no-original-warning", no_argument, NULL, 'o'},
+		{"position", no_argument, NULL, 'p'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -845,6 +848,7 @@ main(int argc, char **argv)
 	int			r;
 	const char *conninfo = NULL;
 	int			c;
+	bool		position_only = false;
 
 	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
 		return r;
@@ -882,6 +886,9 @@ main(int argc, char **argv)
 			case 'o':
 				l.first_warned = true;
 				break;
+			case 'p':
+				position_only = true;
+				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
 					return r;
@@ -890,9 +897,9 @@ main(int argc, char **argv)
 	}
 	if ((r = opt_conninfo(PROG, argc, argv, &conninfo)) != OPT_GO_ON)
 		return r;
-	if (l.check_only && l.repair_mode)
+	if (l.check_only + l.repair_mode + l.restore + position_only > 1)
 	{
-		opt_usage_error(PROG, "--check and --repair cannot be used together");
+		opt_usage_error(PROG, "--check, --repair, --restore and --position cannot be used together");
 		return EXIT_USAGE;
 	}
 	l.lock_wait_s = (int) lock_wait;
@@ -911,7 +918,22 @@ main(int argc, char **argv)
 		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
 	l.started = l.last_log = now_s();
-	if (!events_check_table(&l.dst) ||
+	if (position_only)
+	{
+		/* the position is the destination's own max(id), as for a load */
+		events_ends ends;
+
+		if (!events_check_table(&l.dst) || !events_read_ends(&l.dst, &ends))
+			l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
+		else
+		{
+			printf("%" PRIu64 "\n", ends.max_id);
+			events_ends_clear(&ends);
+			if (fflush(stdout) != 0)
+				l.status = EXIT_IO;
+		}
+	}
+	else if (!events_check_table(&l.dst) ||
 		!(l.restore ? restore_check(&l) : events_check_role(&l.dst, false)) ||
 		(l.check_only && !events_check_holes(&l.dst)))
 		l.status = l.dst.sqlstate[0] ? EXIT_DB : EXIT_REFUSED;
@@ -924,7 +946,7 @@ main(int argc, char **argv)
 	else if (l.status == EXIT_OK)
 		l.status = EXIT_DB;
 
-	if (l.status == EXIT_OK && !stop_requested && !l.check_only && !l.repair_mode)
+	if (l.status == EXIT_OK && !stop_requested && !l.check_only && !l.repair_mode && !position_only)
 		log_commit(&l, true);
 	repair_free(l.rep);
 	PQclear(l.last_res);
