@@ -19,11 +19,6 @@ teardown_file() {
 	clusters_stop_all
 }
 
-setup() {
-	BG=$BATS_TEST_TMPDIR/background
-	: >"$BG"
-}
-
 teardown() {
 	kill_background
 }
@@ -33,8 +28,7 @@ teardown() {
 # its own file; sets LISTEN, EXTRACT and LOAD to their pids
 start_chain() {
 	local dst
-	db_create pg "$1" destination >/dev/null
-	dst=$(cluster_conninfo pg "$1")
+	dst=$(fresh_dest pg "$1")
 	mkfifo "$BATS_TEST_TMPDIR/wake" "$BATS_TEST_TMPDIR/events"
 	slate-listen --poll-interval 1 --log-format=text "$SRC" \
 		>"$BATS_TEST_TMPDIR/wake" 2>"$BATS_TEST_TMPDIR/listen.log" 3>&- &
@@ -45,7 +39,9 @@ start_chain() {
 	slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/events" \
 		2>"$BATS_TEST_TMPDIR/load.log" 3>&- &
 	LOAD=$!
-	printf 'pid %s\n' "$LISTEN" "$EXTRACT" "$LOAD" >>"$BG"
+	bg_track "$LISTEN"
+	bg_track "$EXTRACT"
+	bg_track "$LOAD"
 }
 
 # stop_in_order STAGE...: SIGTERM each stage in turn, waiting for it to
@@ -73,25 +69,10 @@ assert_no_errors() {
 # caught_up DB: wait (10 s at most) until destination DB holds as many
 # events as the source
 caught_up() {
-	local i n
-	n=$(psql_c pg src "SELECT count(*) FROM events")
-	for ((i = 0; i < 200; i++)); do
-		[[ $(psql_c pg "$1" "SELECT count(*) FROM events") == "$n" ]] && return 0
-		sleep 0.05
-	done
-	fail "$1 did not reach $n events: $(tail -n 5 "$BATS_TEST_TMPDIR"/*.log)"
-}
-
-# assert_prefix DB: DB holds the source's first N events to the byte, and N
-# ends a source transaction
-assert_prefix() {
-	local n
-	n=$(psql_c pg "$1" "SELECT count(*) FROM events")
-	assert_equal "$(events_md5 pg "$1")" "$(psql_c pg src "SET timezone = 'UTC';
-		SET DateStyle = 'ISO, YMD'; SELECT md5(coalesce(string_agg(id || '|' || ts || '|' ||
-		event::text, E'\n' ORDER BY id), '')) FROM events WHERE id <= $n")"
-	assert_equal "$(psql_c pg src "SELECT count(*) FROM events a JOIN events b
-		ON b.id = a.id + 1 WHERE a.id = $n AND a.ts = b.ts")" 0
+	local db=$1 n
+	n=$(events_count pg src)
+	wait_until 10 eval '[[ $(events_count pg "$db") == "$n" ]]' ||
+		fail "$db did not reach $n events: $(tail -n 5 "$BATS_TEST_TMPDIR"/*.log)"
 }
 
 # inserting N: insert N events into the source in transactions of 15
@@ -108,7 +89,7 @@ inserting() {
 	grep -q "stopped by signal at id [0-9]*, on a source-transaction boundary" \
 		"$BATS_TEST_TMPDIR/extract.log"
 	grep -q "loaded" "$BATS_TEST_TMPDIR/load.log"
-	assert_prefix xfirst
+	assert_boundary_prefix pg src pg xfirst
 }
 
 @test "a stop with slate-load first, then slate-extract, then slate-listen logs no error" {
@@ -117,7 +98,7 @@ inserting() {
 	inserting 450
 	stop_in_order LOAD EXTRACT LISTEN
 	assert_no_errors
-	assert_prefix lfirst
+	assert_boundary_prefix pg src pg lfirst
 }
 
 @test "a stop with slate-listen first ends the stream after a last extract" {
@@ -129,7 +110,7 @@ inserting() {
 	wait_exit "$LOAD" 5 || fail "slate-load did not end at its input's end"
 	assert_equal "$STATUS" 0
 	assert_no_errors
-	assert_prefix nfirst
+	assert_boundary_prefix pg src pg nfirst
 }
 
 @test "SIGTERM during a COPY: the stream ends at the next transaction boundary, with an end marker" {
@@ -143,8 +124,8 @@ inserting() {
 			done
 		}
 	) 3>&- &
-	echo "pid $!" >>"$BG"
-	local i pid=
+	local reader=$! i pid=
+	bg_track "$reader"
 	for ((i = 0; i < 100; i++)); do
 		pid=$(pgrep -f "^slate-extract --log-format=text $SRC\$") && break
 		sleep 0.05
@@ -156,22 +137,17 @@ inserting() {
 		sleep 0.05
 	done
 	kill -TERM "$pid"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	! kill -0 "$pid" 2>/dev/null || fail "slate-extract still runs"
-	wait "$(sed -n 's/^pid //p' "$BG")"
+	wait_until 5 eval '! kill -0 "$pid" 2>/dev/null' || fail "slate-extract still runs"
+	wait_exit "$reader" 5 || fail "the reader did not end"
 	run cat "$BATS_TEST_TMPDIR/extract.log"
 	assert_output --regexp "stopped by signal at id [0-9]+, on a source-transaction boundary"
 	refute_output --partial ERROR
 	# a whole stream: slate-load takes it without a word of complaint
-	db_create pg copystop destination >/dev/null
-	run --separate-stderr slate-load --log-format=text "$(cluster_conninfo pg copystop)" \
+	run --separate-stderr slate-load --log-format=text "$(fresh_dest pg copystop)" \
 		<"$BATS_TEST_TMPDIR/part.mp"
 	assert_success
 	[[ $stderr != *ERROR* ]] || fail "$stderr"
-	n=$(psql_c pg copystop "SELECT count(*) FROM events")
+	n=$(events_count pg copystop)
 	((n > 0 && n < 3000)) || fail "$n events: the stop did not land inside the COPY"
-	assert_prefix copystop
+	assert_boundary_prefix pg src pg copystop
 }
