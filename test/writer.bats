@@ -131,20 +131,29 @@ advisory_locks() {
 
 @test "a lock held a little longer than a killed loader's is waited for, within --lock-wait" {
 	dst=$(fresh_dest pg waits)
-	( psql -X -q -d "$dst application_name=lingering" -c "SELECT pg_advisory_lock($LOCK_KEY)" \
-		-c "SELECT pg_sleep(2)" >/dev/null ) 3>&- &
+	# the holder: a psql session that takes the lock and lets it go on command
+	mkfifo "$BATS_TEST_TMPDIR/holder"
+	psql -X -q -d "$dst application_name=lingering" <"$BATS_TEST_TMPDIR/holder" >/dev/null 3>&- &
 	bg_track $!
-	for _ in $(seq 50); do
-		[ -n "$(backend_pid pg waits lingering)" ] && break
-		sleep 0.1
-	done
+	exec 5>"$BATS_TEST_TMPDIR/holder"
+	echo "SELECT pg_advisory_lock($LOCK_KEY);" >&5
+	wait_until 10 eval '[[ $(psql_c pg waits "SELECT count(*) FROM pg_locks
+		WHERE locktype = '\''advisory'\'' AND granted") == 1 ]]'
 	# --lock-wait 1 gives up, naming the holder ...
 	run --separate-stderr slate-load --lock-wait 1 --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
 	assert_failure 4
 	[[ $stderr == *"already being written by pid"*"(lingering as postgres from local"* ]]
-	# ... the default waits it out and loads
-	run --separate-stderr slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp"
-	assert_success
+	# ... the default waits: once it has found the lock taken, the holder lets go
+	slate-load --log-format=text "$dst" <"$BATS_FILE_TMPDIR/all.mp" \
+		2>"$BATS_TEST_TMPDIR/second.log" 3>&- 5>&- &
+	second=$!
+	bg_track "$second"
+	wait_until 10 eval '[[ $(psql_c pg waits "SELECT count(*) FROM pg_stat_activity
+		WHERE datname = '\''waits'\'' AND query LIKE '\''SELECT pg_try_advisory_lock%'\''") == 1 ]]'
+	assert_equal "$(events_count pg waits)" 0
+	exec 5>&-
+	wait_exit "$second" 15 || fail "slate-load did not take the lock once it was free"
+	assert_equal "$STATUS" 0
 	assert_equal "$(events_md5 pg waits)" "$(events_md5 pg src)"
 }
 
