@@ -153,7 +153,7 @@ refused_for_source() {
 	psql_c pg another "INSERT INTO events VALUES (1, now(), '{\"another\": \"source\"}')"
 	run --separate-stderr replicator --source "$SRC" --destination "$(cluster_conninfo pg another)"
 	refused_for_destination 1 another
-	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=another .*\\) holds events of another source: its first event \\(id 1\\) differs from the source's \\(id 1, source host=[^ ]* port=$pg_PORT dbname=src user=postgres\\)"
+	assert_regex "$stderr" "ERROR slate-load: destination \\(.*dbname=another .*\\) holds events of another source, or altered ones: its first event \\(id 1\\) is not the source's, even as the original replicator would have written it: ts and event differ \\(.*; source host=[^ ]* port=$pg_PORT dbname=src user=postgres\\)"
 	assert_equal "$(events_count pg another)" 1
 
 	dest ahead >/dev/null

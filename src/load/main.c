@@ -423,9 +423,9 @@ check_first(load *l, const stream_header *h, const stream_event *first)
 	}
 	pg_ts_format(h->first.ts, src_ts, sizeof(src_ts));
 	pg_ts_format(first->ts, dst_ts, sizeof(dst_ts));
-	log_error("destination (%s): its first event (id %" PRIu64 ") is not the source's, even as the original "
-			  "replicator would have written it: %s (ts %s, the source's %s; event %s as JSON values); "
-			  "it holds another source's events or altered ones (source %s)",
+	log_error("destination (%s) holds events of another source, or altered ones: its first event (id %" PRIu64
+			  ") is not the source's, even as the original replicator would have written it: %s (ts %s, "
+			  "the source's %s; event %s as JSON values; source %s)",
 			  l->dst.desc, first->id, events_comparison_differs(&c), dst_ts, src_ts,
 			  c.event == MATCH_DIFFERENT ? "not equal" : "equal", h->source);
 	return false;
