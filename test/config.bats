@@ -619,9 +619,16 @@ bytes() {
 		0)	# read to the end: the connections are printed
 			[[ $output == *"source="*"destination="* ]] || fail "$f: exit 0 without connections: $output"
 			;;
-		2)	# read and refused: one line naming the place in the file
-			[[ ${#stderr_lines[@]} == 1 && $stderr == "slate-config: $f:"[0-9]*:[0-9]*": "* ]] ||
-				fail "$f: exit 2 without one line naming file:line:col: $stderr"
+		2)	# read and refused: every line names its place in the file, and
+			# one at least is an error, not a warning (the seeds of the
+			# original's other tools lack the replicator's fields)
+			local line errors=0
+			for line in "${stderr_lines[@]}"; do
+				[[ $line == "slate-config: $f:"[0-9]*:[0-9]*": "* ]] ||
+					fail "$f: a line without file:line:col: $line"
+				[[ $line == *": warning: "* ]] || errors=$((errors + 1))
+			done
+			((errors > 0)) || fail "$f: exit 2 without an error line: $stderr"
 			;;
 		*) fail "$f: exit $status: $stderr" ;;
 		esac
