@@ -1,5 +1,6 @@
 /* log.c - bunyan-compatible JSON lines (or readable text) on stderr */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,4 +152,30 @@ const char *
 log_program(void)
 {
 	return log_name;
+}
+
+double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+void
+log_progress(const char *verb, uint64_t count, uint64_t position, double started, double *last,
+			 bool final)
+{
+	double		t = now_s();
+	double		rate = (double) count / (t - started > 1e-6 ? t - started : 1e-6);
+	char		fields[160];
+
+	if (!final && t - *last < 10.0)
+		return;
+	*last = t;
+	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%" PRIu64,
+			 count, rate, position);
+	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64,
+		   verb, count, rate, position);
 }

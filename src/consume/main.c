@@ -41,14 +41,6 @@ typedef struct consumer
 				last_progress;
 } consumer;
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
 
 static void
 usage(void)
@@ -88,17 +80,8 @@ output_failed(void)
 static void
 progress(consumer *k, bool final)
 {
-	double		t = now_s();
-	double		rate = k->count / (t - k->started > 1e-6 ? t - k->started : 1e-6);
-	char		fields[160];
-
-	if (!final && t - k->last_progress < 10.0)
-		return;
-	k->last_progress = t;
-	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%" PRIu64,
-			 k->count, rate, k->last_id);
-	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64,
-		   final ? "consumed" : "consuming", k->count, rate, k->last_id);
+	log_progress(final ? "consumed" : "consuming", k->count, k->last_id, k->started,
+				 &k->last_progress, final);
 }
 
 /*

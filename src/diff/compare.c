@@ -97,14 +97,6 @@ static const char *holes_sql =
 	"SELECT id + 1, next - 1 FROM (SELECT id, lead(id) OVER (ORDER BY id) AS next "
 	"FROM events WHERE id >= $1 AND id <= $2) AS ids WHERE next > id + 1 ORDER BY id LIMIT 10";
 
-double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
 
 static int64_t
 value64(const PGresult *res, int row, int col)

@@ -89,7 +89,6 @@ bool pair_query(side *const *sides, int n, const char *what, const char *sql,
 				int nparams, const char *const *params, PGresult **res);
 
 /* compare.c */
-double now_s(void);
 /* the checksum pass: per-bucket checksums of both sides, filling d->items and the side counts */
 bool compare_checksums(diff_state *d);
 /* find the exact hole ranges the checksum pass could only place inside a bucket */

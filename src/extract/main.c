@@ -49,14 +49,6 @@ typedef struct filter_opts
 			   *contains;
 } filter_opts;
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
 
 static void
 usage(void)
@@ -313,17 +305,8 @@ extend_until(extract *x, uint64_t *until)
 static void
 progress(extract *x, bool final)
 {
-	double		t = now_s();
-	double		rate = x->count / (t - x->started > 1e-6 ? t - x->started : 1e-6);
-	char		fields[160];
-
-	if (!final && t - x->last_progress < 10.0)
-		return;
-	x->last_progress = t;
-	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%" PRIu64,
-			 x->count, rate, x->last_id);
-	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64,
-		   final ? "extracted" : "extracting", x->count, rate, x->last_id);
+	log_progress(final ? "extracted" : "extracting", x->count, x->last_id, x->started,
+				 &x->last_progress, final);
 }
 
 /* how long a stop waits for the source transaction being copied to end */

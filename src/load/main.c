@@ -75,14 +75,6 @@ typedef struct load
 	PGresult   *restore_last;	/* the target's last event before we began, or NULL */
 } load;
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
 
 static void
 usage(void)

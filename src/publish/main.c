@@ -69,14 +69,6 @@ typedef struct publisher
 				last_progress;
 } publisher;
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
 
 static void
 usage(void)
@@ -343,17 +335,8 @@ hold(publisher *p, const stream_event *e)
 static void
 progress(publisher *p, bool final)
 {
-	double		t = now_s();
-	double		rate = p->count / (t - p->started > 1e-6 ? t - p->started : 1e-6);
-	char		fields[160];
-
-	if (!final && t - p->last_progress < 10.0)
-		return;
-	p->last_progress = t;
-	snprintf(fields, sizeof(fields), "\"events\":%" PRIu64 ",\"events_per_s\":%.0f,\"position\":%" PRIu64,
-			 p->count, rate, p->last_id);
-	log_kv(LOG_INFO, fields, "%s %" PRIu64 " events (%.0f events/s), position %" PRIu64,
-		   final ? "published" : "publishing", p->count, rate, p->last_id);
+	log_progress(final ? "published" : "publishing", p->count, p->last_id, p->started,
+				 &p->last_progress, final);
 }
 
 /* create the stream unless it exists; then read where it ends */

@@ -43,14 +43,6 @@ typedef struct loadgen
 	const char *source_desc;	/* --dry-run with -c: the config's source, no password */
 } loadgen;
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
 
 static int64_t
 wall_us(void)
