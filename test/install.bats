@@ -27,16 +27,17 @@ groff_check() {
 
 @test "make install puts every program, its manual page and the units under PREFIX" {
 	local prog
-	for prog in slate-listen slate-extract slate-load slate-config slate-diff slate-status slate-replicator; do
-		assert_file_executable "$PREFIX_DIR/bin/$prog"
+	for prog in slate-listen slate-extract slate-load slate-config slate-diff slate-status slate-cat \
+		slate-publish slate-consume slate-replicator; do
+		[[ -f $PREFIX_DIR/bin/$prog && -x $PREFIX_DIR/bin/$prog ]] || fail "$prog: not installed as a program"
 	done
 	# a page for every program installed, present and future
 	for prog in "$PREFIX_DIR"/bin/*; do
-		assert_file_exists "$PREFIX_DIR/share/man/man1/${prog##*/}.1"
+		[[ -f $PREFIX_DIR/share/man/man1/${prog##*/}.1 ]] || fail "${prog##*/}: no manual page"
 	done
-	assert_file_exists "$PREFIX_DIR/share/man/man5/slate-stream.5"
+	[[ -f $PREFIX_DIR/share/man/man5/slate-stream.5 ]] || fail "slate-stream.5 not installed"
 	for unit in slate-replicator@.service slate-status@.service slate-status@.timer; do
-		assert_file_exists "$PREFIX_DIR/lib/systemd/system/$unit"
+		[[ -f $PREFIX_DIR/lib/systemd/system/$unit ]] || fail "$unit not installed"
 	done
 	run grep -h '^ExecStart=' "$PREFIX_DIR"/lib/systemd/system/*.service
 	assert_line "ExecStart=$PREFIX_DIR/bin/slate-replicator -c /etc/slate/%i.js --restart --log-format=json"
