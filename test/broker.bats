@@ -24,46 +24,12 @@ teardown_file() {
 }
 
 setup() {
-	BG=$BATS_TEST_TMPDIR/background
-	: >"$BG"
 	# each test has a stream of its own
 	STREAM=t$BATS_TEST_NUMBER
 }
 
 teardown() {
 	kill_background
-}
-
-# fresh_dest NAME: an empty destination database; prints its conninfo
-fresh_dest() {
-	db_create pg "$1" destination >/dev/null
-	cluster_conninfo pg "$1"
-}
-
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
-}
-
-maxid() {
-	psql_c pg "$1" "SELECT coalesce(max(id), 0) FROM events"
-}
-
-# md5_upto DB N: md5 of DB's events with id <= N
-md5_upto() {
-	psql_c pg "$1" "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
-		SELECT md5(coalesce(string_agg(id || '|' || ts || '|' || event::text,
-			E'\n' ORDER BY id), '')) FROM events WHERE id <= $2"
-}
-
-# assert_boundary_prefix DB: DB holds src's first N events exactly, and N
-# ends a source transaction (src's event N+1, if any, has another ts)
-assert_boundary_prefix() {
-	local n next
-	n=$(count "$1")
-	assert_equal "$(events_md5 pg "$1")" "$(md5_upto src "$n")"
-	next=$(psql_c pg src "SELECT count(*) FROM events a JOIN events b ON b.id = a.id + 1
-		WHERE a.id = $n AND a.ts = b.ts")
-	assert_equal "$next" 0
 }
 
 # publish [ARGS...]: extract src after the stream's position and publish it
@@ -78,11 +44,11 @@ publish() {
 # sequences 1..max, none missing and none twice, and reads back byte-exact
 assert_stream_is_source() {
 	local max dst
-	max=$(maxid src)
+	max=$(events_maxid pg src)
 	assert_equal "$(nats_stream_state "$STREAM")" "$max 1 $max"
 	run -0 slate-publish --stream "$STREAM" --position "$NATS_URL"
 	assert_output "$max"
-	dst=$(fresh_dest "check$BATS_TEST_NUMBER")
+	dst=$(fresh_dest pg "check$BATS_TEST_NUMBER")
 	run -0 bash -c 'slate-consume --stream "$1" "$2" | slate-load "$3"' _ "$STREAM" "$NATS_URL" "$dst"
 	assert_equal "$(events_md5 pg "check$BATS_TEST_NUMBER")" "$(events_md5 pg src)"
 }
@@ -130,9 +96,9 @@ assert_stream_is_source() {
 	assert_regex "$stderr" "published 3000 events"
 	assert_stream_is_source
 	for i in 1 2 3 4 5 6 7 8; do
-		dst=$(fresh_dest "fan$i")
+		dst=$(fresh_dest pg "fan$i")
 		slate-consume --stream "$STREAM" "$NATS_URL" 2>/dev/null | slate-load "$dst" 2>/dev/null &
-		echo "pid $!" >>"$BG"
+		bg_track $!
 	done
 	for i in 1 2 3 4 5 6 7 8; do
 		wait -n || fail "a consume | load chain failed"
@@ -176,7 +142,7 @@ assert_stream_is_source() {
 	mkfifo "$BATS_TEST_TMPDIR/in"
 	slate-publish --stream "$STREAM" --window 64 "$NATS_URL" <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/pub.log" &
 	pub=$!
-	echo "pid $pub" >>"$BG"
+	bg_track $pub
 	exec {w}>"$BATS_TEST_TMPDIR/in"
 	# two thirds of the stream, cut inside a message; the writer stays open
 	head -c $(($(stat -c %s "$BATS_TEST_TMPDIR/all.mp") * 2 / 3)) "$BATS_TEST_TMPDIR/all.mp" >&$w
@@ -199,22 +165,22 @@ assert_stream_is_source() {
 
 @test "kill -9 of slate-consume during a load: the destination stays a boundary prefix, then catches up" {
 	run -0 publish
-	dst=$(fresh_dest killc)
+	dst=$(fresh_dest pg killc)
 	mkfifo "$BATS_TEST_TMPDIR/pipe"
 	slate-load --max-events-per-write 10000 "$dst" <"$BATS_TEST_TMPDIR/pipe" 2>/dev/null &
 	load=$!
-	echo "pid $load" >>"$BG"
+	bg_track $load
 	slate-consume --stream "$STREAM" --follow "$NATS_URL" >"$BATS_TEST_TMPDIR/pipe" 2>/dev/null &
 	cons=$!
-	echo "pid $cons" >>"$BG"
+	bg_track $cons
 	for ((i = 0; i < 300; i++)); do
-		(($(count killc) > 0)) && break
+		(($(events_count pg killc) > 0)) && break
 		sleep 0.05
 	done
 	kill -KILL "$cons"
 	wait "$cons" || true
 	wait "$load" || true
-	assert_boundary_prefix killc
+	assert_boundary_prefix pg src pg killc
 	run -0 bash -c 'slate-consume --stream "$1" --after "$(psql -XAtqd "$3" -c "SELECT coalesce(max(id),0) FROM events")" "$2" | slate-load "$3"' \
 		_ "$STREAM" "$NATS_URL" "$dst"
 	assert_equal "$(events_md5 pg killc)" "$(events_md5 pg src)"
@@ -228,7 +194,7 @@ start_fed_publisher() {
 	slate-publish --stream "$STREAM" --window 64 --log-format=text "$NATS_URL" \
 		<"$BATS_TEST_TMPDIR/$1.in" 2>"$BATS_TEST_TMPDIR/$1.log" &
 	printf -v "PUB_$1" '%s' $!
-	echo "pid $!" >>"$BG"
+	bg_track $!
 	exec {fd}>"$BATS_TEST_TMPDIR/$1.in"
 	printf -v "FEED_$1" '%s' "$fd"
 }
@@ -313,24 +279,24 @@ wait_position() {
 	assert_failure 4
 	assert_regex "$stderr" "is empty, so it must begin with the source's first event \(id 1\), but stdin's first new event is id 6"
 	# and a destination of another source refuses what the consumer sends
-	dst=$(fresh_dest otherdst)
+	dst=$(fresh_dest pg otherdst)
 	slate-extract "$OTHER" 2>/dev/null | slate-load "$dst" 2>/dev/null
 	run --separate-stderr bash -c 'slate-consume --stream "$1" --after 20 "$2" | slate-load "$3"' _ "$STREAM" "$NATS_URL" "$dst"
 	assert_failure 4
 	assert_regex "$stderr" "holds events of another source"
-	assert_equal "$(count otherdst)" 20
+	assert_equal "$(events_count pg otherdst)" 20
 }
 
 @test "consume --after: from the middle, byte-exact; an id the stream no longer holds is refused" {
 	run -0 publish
-	dst=$(fresh_dest after)
+	dst=$(fresh_dest pg after)
 	slate-extract --until 1000 "$SRC" 2>/dev/null | slate-load "$dst" 2>/dev/null
 	run --separate-stderr bash -c 'slate-consume --stream "$1" --after 1000 "$2" | slate-load "$3"' _ "$STREAM" "$NATS_URL" "$dst"
 	assert_success
 	assert_equal "$(events_md5 pg after)" "$(events_md5 pg src)"
 	# slate-consume's stream after 2985 (a transaction's end) continues a
 	# destination holding the first 2985 events exactly
-	dst=$(fresh_dest tail)
+	dst=$(fresh_dest pg tail)
 	slate-extract --until 2985 "$SRC" 2>/dev/null | slate-load "$dst" 2>/dev/null
 	slate-consume --stream "$STREAM" --after 2985 "$NATS_URL" 2>/dev/null >"$BATS_TEST_TMPDIR/tail.mp"
 	run -0 --separate-stderr slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/tail.mp"
@@ -346,15 +312,15 @@ wait_position() {
 	run --separate-stderr slate-consume --stream "$STREAM" --after 1999 --log-format=text "$NATS_URL"
 	assert_failure 4
 	assert_regex "$stderr" "stream $STREAM no longer holds event 2000 \(sequence 2000\), the one after --after 1999"
-	dst=$(fresh_dest gap)
+	dst=$(fresh_dest pg gap)
 	run --separate-stderr bash -c 'slate-consume --stream "$1" --log-format=text "$2" >"$3"' _ "$STREAM" "$NATS_URL" "$BATS_TEST_TMPDIR/cut.mp"
 	assert_failure 4
 	assert_regex "$stderr" "stream $STREAM is missing event 2000 \(sequence 2000\): the next message holds id 2001; stopped after id 1999"
 	# what it wrote has no end marker: slate-load keeps the whole transactions only
 	run --separate-stderr slate-load "$dst" <"$BATS_TEST_TMPDIR/cut.mp"
 	assert_failure 3
-	assert_boundary_prefix gap
-	assert_equal "$(count gap)" 1995
+	assert_boundary_prefix pg src pg gap
+	assert_equal "$(events_count pg gap)" 1995
 	# purge the start away: the source's first event is gone, so nothing vouches for the source
 	run -0 nats_api "\$JS.API.STREAM.PURGE.$STREAM" '{"keep":100}'
 	run --separate-stderr slate-consume --stream "$STREAM" --after 2950 --log-format=text "$NATS_URL"
@@ -364,23 +330,23 @@ wait_position() {
 
 @test "consume --follow: events published later arrive, whole transactions; SIGTERM ends it cleanly" {
 	slate-extract --until 1500 "$SRC" 2>/dev/null | slate-publish --stream "$STREAM" "$NATS_URL" 2>/dev/null
-	dst=$(fresh_dest follow)
+	dst=$(fresh_dest pg follow)
 	mkfifo "$BATS_TEST_TMPDIR/pipe"
 	slate-load "$dst" <"$BATS_TEST_TMPDIR/pipe" 2>/dev/null &
 	load=$!
-	echo "pid $load" >>"$BG"
+	bg_track $load
 	slate-consume --stream "$STREAM" --follow "$NATS_URL" >"$BATS_TEST_TMPDIR/pipe" 2>"$BATS_TEST_TMPDIR/cons.log" &
 	cons=$!
-	echo "pid $cons" >>"$BG"
+	bg_track $cons
 	for ((i = 0; i < 300; i++)); do
-		[[ $(maxid follow) == 1500 ]] && break
+		[[ $(events_maxid pg follow) == 1500 ]] && break
 		sleep 0.05
 	done
-	assert_equal "$(maxid follow)" 1500
+	assert_equal "$(events_maxid pg follow)" 1500
 	# the rest arrives while the consumer waits
 	run -0 publish
 	for ((i = 0; i < 300; i++)); do
-		[[ $(maxid follow) == 3000 ]] && break
+		[[ $(events_maxid pg follow) == 3000 ]] && break
 		sleep 0.05
 	done
 	assert_equal "$(events_md5 pg follow)" "$(events_md5 pg src)"
@@ -397,12 +363,8 @@ wait_position() {
 start_pipeline() {
 	local name=$1
 	shift
-	set -m
-	"$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
-		>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log" 3>&- &
-	PID=$!
-	set +m
-	echo "group $PID" >>"$BG"
+	bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
+		>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log"
 }
 
 # caught_up DB: destination DB holds source live's max(id)
@@ -415,8 +377,8 @@ caught_up() {
 	db_create pg live source
 	insert_events pg live 600
 	live=$(cluster_conninfo pg live)
-	d1=$(fresh_dest via1)
-	d2=$(fresh_dest via2)
+	d1=$(fresh_dest pg via1)
+	d2=$(fresh_dest pg via2)
 	# a destination that starts part-way: it is read from its own max(id)
 	slate-extract --until 300 "$live" 2>/dev/null | slate-load "$d2" 2>/dev/null
 	run -0 "$SLATE_ROOT/pipeline.sh" --source "$live" --publish "$NATS_URL" --stream "$STREAM" --dry-run
@@ -447,7 +409,7 @@ caught_up() {
 }
 
 @test "pipeline.sh --via: start-up checks against the stream; bad options" {
-	d=$(fresh_dest viacheck)
+	d=$(fresh_dest pg viacheck)
 	run --separate-stderr "$SLATE_ROOT/pipeline.sh" --log-format=text --via "$NATS_URL" --stream nosuch --destination "$d"
 	assert_failure 2
 	assert_regex "$stderr" "stream nosuch does not exist"

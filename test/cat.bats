@@ -234,7 +234,7 @@ sql_lines() {
 	slate-extract --follow "$SRC" <"$BATS_TEST_TMPDIR/wake" 2>/dev/null 3>&- |
 		slate-cat >"$BATS_TEST_TMPDIR/live.jsonl" 3>&- &
 	pid=$!
-	echo "pid $pid" >>"${BG:=$BATS_TEST_TMPDIR/bg}"
+	bg_track "$pid"
 	exec 4>"$BATS_TEST_TMPDIR/wake"
 	# the extract waits for a wake message with its stdin open: the lines must be out already
 	for ((i = 0; i < 600; i++)); do

@@ -257,7 +257,7 @@ PersonSSNAdded|300"
 	wait $b || rc=$((rc + $?))
 	tail -n 2 "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log"
 	assert_equal "$rc" 0
-	assert_equal "$(count orig)" $((2 * SMALL_TOTAL))
+	assert_equal "$(events_count pg orig)" $((2 * SMALL_TOTAL))
 	# the awkward texts that come nearest its checks made it in
 	run psql_c pg orig "SELECT count(*) > 0 FROM events WHERE event::text LIKE '%\$1[x]%'"
 	assert_output t
@@ -272,7 +272,7 @@ PersonSSNAdded|300"
 	run psql_c pg orig "DELETE FROM events WHERE id = 1"
 	assert_failure
 	assert_output --partial "cannot perform SQL command on events table:  DELETE"
-	assert_equal "$(count orig)" $((2 * SMALL_TOTAL))
+	assert_equal "$(events_count pg orig)" $((2 * SMALL_TOTAL))
 }
 
 @test "the original's restore_events() refills a source from a replica through dblink" {

@@ -41,11 +41,6 @@ teardown_file() {
 	clusters_stop_all
 }
 
-setup() {
-	BG=$BATS_TEST_TMPDIR/background
-	: >"$BG"
-}
-
 teardown() {
 	kill_background
 	return 0
@@ -62,10 +57,6 @@ md5_of() {
 	psql_c pg "$1" "SET timezone = 'UTC'; SET DateStyle = 'ISO, YMD';
 		SELECT count(*) || ' ' || md5(coalesce(string_agg(id || '|' || ts || '|' ||
 			event::text, E'\n' ORDER BY id), '')) FROM events WHERE ${2:-true}"
-}
-
-maxid() {
-	psql_c pg "$1" "SELECT coalesce(max(id), 0) FROM events"
 }
 
 # check_dst DST: the start-up check of DST against the source, as pipeline.sh runs it
@@ -157,12 +148,8 @@ count_lines() {
 # source's 30 events, then SIGTERM; its log in $BATS_TEST_TMPDIR/p.log
 run_pipeline() {
 	local pid i
-	set -m
-	"$SLATE_ROOT/pipeline.sh" --log-format=text --source "$SRC" --destination "$1" --poll-interval 1 \
-		>"$BATS_TEST_TMPDIR/p.out" 2>"$BATS_TEST_TMPDIR/p.log" 3>&- &
-	pid=$!
-	set +m
-	echo "group $pid" >>"$BG"
+	bg_start pid "$SLATE_ROOT/pipeline.sh" --log-format=text --source "$SRC" --destination "$1" \
+		--poll-interval 1 >"$BATS_TEST_TMPDIR/p.out" 2>"$BATS_TEST_TMPDIR/p.log"
 	for ((i = 0; i < 150; i++)); do
 		[[ $(psql -X -At -d "$1" -c "SELECT coalesce(max(id), 0) FROM events") == 30 ]] && break
 		sleep 0.1
@@ -315,7 +302,7 @@ run_pipeline() {
 	assert_success
 	[[ $stderr == *"0 rows rewritten, 18 were exact already"* ]] || fail "$stderr"
 	[[ $stderr == *"12 events after id 18 are not in the destination"* ]] || fail "$stderr"
-	assert_equal "$(maxid rep)" 18
+	assert_equal "$(events_maxid pg rep)" 18
 }
 
 @test "--repair refuses a tampered row and changes nothing of its batch" {
@@ -348,7 +335,7 @@ run_pipeline() {
 	# a slate-load holding the lock while it waits for its input
 	mkfifo "$BATS_TEST_TMPDIR/in"
 	slate-load --log-format=text "$dst" <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/holder.log" 3>&- &
-	echo "pid $!" >>"$BG"
+	bg_track $!
 	exec 4>"$BATS_TEST_TMPDIR/in"
 	local i
 	for ((i = 0; i < 100; i++)); do

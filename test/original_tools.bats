@@ -26,10 +26,6 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
-count() {
-	psql_c pg "$1" "SELECT count(*) FROM events"
-}
-
 # diff_config FILE DB1 DB2 [SETTINGS]: an eventsDiff config for two databases
 # of cluster pg over its socket, SETTINGS (JavaScript members) first
 diff_config() {
@@ -159,19 +155,19 @@ source_config() {
 	run --separate-stderr "$LOADGEN" -c c.js --count-person 50 --count-filler 100 \
 		--count-person-delete 5 --log-format json
 	assert_success
-	assert_equal "$(count lp)" 255
+	assert_equal "$(events_count pg lp)" 255
 	# --dry-run reads the file and names the source, writing nothing
 	run --separate-stderr "$LOADGEN" -c c.js --dry-run --count-person 5
 	assert_success
 	assert_line "source:               host=$pg_HOST port=$pg_PORT dbname=lp user=postgres"
-	assert_equal "$(count lp)" 255
+	assert_equal "$(events_count pg lp)" 255
 	# a CONNINFO on the command line wins over the file
 	db_create pg lp2 original-source
 	run --separate-stderr "$LOADGEN" -c c.js --count-person 10 --count-filler 0 \
 		--count-person-delete 0 --log-format json "$(cluster_conninfo pg lp2)"
 	assert_success
-	assert_equal "$(count lp2)" 30
-	assert_equal "$(count lp)" 255
+	assert_equal "$(events_count pg lp2)" 30
+	assert_equal "$(events_count pg lp)" 255
 }
 
 @test "slate-loadgen -c: bad files, exit 2 with file:line:col; -c with --output is refused" {
@@ -196,7 +192,7 @@ source_config() {
 	run --separate-stderr "$LOADGEN" --seed 7 --filler-events-between 1500 --max-events-per-insert 40 \
 		--log-format json "$(cluster_conninfo pg perf)"
 	assert_success
-	assert_equal "$(count perf)" $((11 * 1500 + 12))
+	assert_equal "$(events_count pg perf)" $((11 * 1500 + 12))
 	# user events at ids 1, 1502, 3003, ...: created x3, phone changed x3, name added x3, phone added x3
 	run psql_c pg perf "SELECT string_agg(id || ' ' || (event ->> 'name'), ',' ORDER BY id)
 		FROM events WHERE event ->> 'name' LIKE 'User %'"
@@ -247,7 +243,7 @@ source_config() {
 	"$LOADGEN" --seed 9 --filler-events-between 200 "$(cluster_conninfo pg pins)" 2>/dev/null
 	local q="SELECT count(*), md5(string_agg(id || ' ' || event::text, E'\n' ORDER BY id)) FROM events"
 	assert_equal "$(psql_c pg pfile "$q")" "$(psql_c pg pins "$q")"
-	assert_equal "$(count pfile)" $((11 * 200 + 12))
+	assert_equal "$(events_count pg pfile)" $((11 * 200 + 12))
 }
 
 # --- port-less configs follow PGPORT, with passwords -------------------------
@@ -299,13 +295,13 @@ require_password() {
 		--log-format json
 	echo "$stderr"
 	assert_success
-	assert_equal "$(count pwsrc)" 650
+	assert_equal "$(events_count pg pwsrc)" 650
 	# the replicator
 	TMPDIR=$PWD/work "$SLATE_ROOT/pipeline.sh" -c repl.js --poll-interval 1 --log-format=json \
 		2>replicator.log 3>&- &
 	local repl=$!
 	for _ in $(seq 300); do
-		[[ $(count pwdst) == 650 ]] && break
+		[[ $(events_count pg pwdst) == 650 ]] && break
 		sleep 0.1
 	done
 	kill -TERM $repl
@@ -313,7 +309,7 @@ require_password() {
 	wait $repl || rc=$?
 	cat replicator.log | tail -n 5
 	assert_equal "$rc" 0
-	assert_equal "$(count pwdst)" 650
+	assert_equal "$(events_count pg pwdst)" 650
 	# slate-diff -c
 	TMPDIR=$PWD/work run --separate-stderr slate-diff -c diff.js --log-format json
 	echo "$stderr"

@@ -27,16 +27,8 @@ teardown_file() {
 	clusters_stop_all
 }
 
-setup() {
-	BG=$BATS_TEST_TMPDIR/background
-}
-
 teardown() {
 	kill_background
-}
-
-maxid() {
-	psql_c pg "$1" "SELECT coalesce(max(id), 0) FROM events"
 }
 
 next_id() {
@@ -46,7 +38,7 @@ next_id() {
 # assert_restored DB: DB holds the replica's events exactly, its id table says max + 1
 assert_restored() {
 	assert_equal "$(events_md5 pg "$1")" "$(events_md5 pg replica)"
-	assert_equal "$(next_id "$1")" "$(($(maxid replica) + 1))"
+	assert_equal "$(next_id "$1")" "$(($(events_maxid pg replica) + 1))"
 }
 
 # original_source DB: a source as the original slate-init-db makes it: the
@@ -109,7 +101,7 @@ insert_one() {
 	assert_success
 	# the 25 kB event went in although the full-event notify trigger is there
 	assert_restored fresh
-	max=$(maxid fresh)
+	max=$(events_maxid pg fresh)
 	assert_equal "$(insert_one fresh)" "$((max + 1))"
 	assert_equal "$(next_id fresh)" "$((max + 2))"
 
@@ -117,10 +109,10 @@ insert_one() {
 	db_create pg after destination
 	setsid "$SLATE_ROOT/pipeline.sh" --source "$fresh" --destination "$(cluster_conninfo pg after)" \
 		--poll-interval 1 >/dev/null 2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
-	echo "group $!" >>"$BG"
+	echo "group $!" >>"$(bg_file)"
 	local i
 	for ((i = 0; i < 200; i++)); do
-		(($(maxid after) == max + 1)) && break
+		(($(events_maxid pg after) == max + 1)) && break
 		sleep 0.1
 	done
 	assert_equal "$(events_md5 pg after)" "$(events_md5 pg fresh)"
@@ -131,7 +123,7 @@ insert_one() {
 	run --separate-stderr slate-load --restore "$(cluster_conninfo pg orig)" <"$BATS_FILE_TMPDIR/replica.mp"
 	assert_success
 	assert_restored orig
-	assert_equal "$(insert_one orig)" "$(($(maxid replica) + 1))"
+	assert_equal "$(insert_one orig)" "$(($(events_maxid pg replica) + 1))"
 }
 
 @test "a restore killed with kill -9 halfway resumes by running the same command again" {
@@ -145,13 +137,13 @@ insert_one() {
 		while [[ ! -e $BATS_TEST_TMPDIR/done ]]; do sleep 0.05; done
 	} | slate-load --restore --max-events-per-write 100 "$target" 2>"$BATS_TEST_TMPDIR/load.log" 3>&- &
 	pid=$!
-	echo "pid $pid" >>"$BG"
+	bg_track $pid
 	# wait until at least 1000 events are in, then kill the loader with no warning
 	for ((i = 0; i < 200; i++)); do
-		(($(maxid killed) >= 1000)) && break
+		(($(events_maxid pg killed) >= 1000)) && break
 		sleep 0.1
 	done
-	(($(maxid killed) >= 1000))
+	(($(events_maxid pg killed) >= 1000))
 	kill -KILL "$pid"
 	for ((i = 0; i < 100; i++)); do
 		[[ $(psql_c pg killed "SELECT count(*) FROM pg_stat_activity WHERE datname = 'killed' AND application_name = 'slate-load'") == 0 ]] && break
@@ -160,8 +152,8 @@ insert_one() {
 	touch "$BATS_TEST_TMPDIR/done"
 	# what it left: a prefix of the replica, ending on a transaction boundary, with its id table
 	local n
-	n=$(maxid killed)
-	((n < $(maxid replica)))
+	n=$(events_maxid pg killed)
+	((n < $(events_maxid pg replica)))
 	assert_equal "$(next_id killed)" "$((n + 1))"
 	assert_equal "$(psql_c pg killed "SELECT count(*) FROM events")" "$n"
 	assert_equal "$(psql_c pg replica "SELECT count(*) FROM events a JOIN events b ON b.id = a.id + 1
@@ -170,7 +162,7 @@ insert_one() {
 	run --separate-stderr slate-load --restore --max-events-per-write 100 "$target" <"$BATS_FILE_TMPDIR/replica.mp"
 	assert_success
 	assert_restored killed
-	assert_equal "$(insert_one killed)" "$(($(maxid replica) + 1))"
+	assert_equal "$(insert_one killed)" "$(($(events_maxid pg replica) + 1))"
 }
 
 # assert_refused DB REGEX [CONNINFO]: slate-load --restore into DB (as
@@ -226,7 +218,7 @@ assert_refused() {
 	db_create pg promoted destination
 	promoted=$(cluster_conninfo pg promoted)
 	slate-load "$promoted" <"$BATS_FILE_TMPDIR/replica.mp" 2>/dev/null
-	max=$(maxid promoted)
+	max=$(events_maxid pg promoted)
 	run psql -X -q -1 -v ON_ERROR_STOP=1 -d "$promoted" -f "$SLATE_ROOT/sql/promote.sql"
 	assert_success
 	assert_equal "$(next_id promoted)" "$((max + 1))"
@@ -264,9 +256,9 @@ assert_refused() {
 		tail -c +$((third + 1)) "$BATS_FILE_TMPDIR/replica.mp"
 	} | slate-load --restore --max-events-per-write 100 --log-format=json "$target" \
 		2>"$BATS_TEST_TMPDIR/load.log" 3>&- &
-	echo "pid $!" >>"$BG"
+	bg_track $!
 	for ((i = 0; i < 200; i++)); do
-		(($(maxid progress) > 0 && SECONDS - started >= 2)) && break
+		(($(events_maxid pg progress) > 0 && SECONDS - started >= 2)) && break
 		sleep 0.1
 	done
 	touch "$BATS_TEST_TMPDIR/go"

@@ -26,16 +26,8 @@ teardown_file() {
 	clusters_stop_all
 }
 
-setup() {
-	BG=$BATS_TEST_TMPDIR/background
-}
-
 teardown() {
 	kill_background
-}
-
-maxid() {
-	psql_c pg "$1" "SELECT coalesce(max(id), 0) FROM events"
 }
 
 # age_of ID: the age in seconds, on the source's clock, of source event ID
@@ -53,7 +45,7 @@ start_replicator() {
 	setsid "$SLATE_ROOT/pipeline.sh" --source "$SRC" --destination "$1" --poll-interval 1 \
 		>/dev/null 2>"$BATS_TEST_TMPDIR/replicator.log" 3>&- &
 	REPLICATOR=$!
-	echo "group $REPLICATOR" >>"$BG"
+	echo "group $REPLICATOR" >>"$(bg_file)"
 }
 
 # status_until FILTER: run slate-status on LIVE (JSON) every 0.1 s until jq's
@@ -96,8 +88,8 @@ status_until() {
 
 @test "a lagging destination: its position, events and seconds behind, not written" {
 	local pos src_max before after secs
-	pos=$(maxid lag)
-	src_max=$(maxid src)
+	pos=$(events_maxid pg lag)
+	src_max=$(events_maxid pg src)
 	((pos >= 1500 && pos < src_max))
 	before=$(age_of $((pos + 1)))
 	run --separate-stderr slate-status --format=json --source "$SRC" --destination "$LAG"
@@ -123,7 +115,7 @@ status_until() {
 	local src_max before after secs
 	start_replicator "$LIVE"
 	status_until ".written and .behind_events == 0"
-	src_max=$(maxid src)
+	src_max=$(events_maxid pg src)
 	assert_equal "$(field "$output" position)" "$src_max"
 	assert_equal "$(field "$output" behind_seconds)" 0
 	assert_equal "$(field "$output" state)" OK
@@ -160,7 +152,7 @@ status_until() {
 
 @test "thresholds: each exit status at its threshold, and the first line names it" {
 	local behind
-	behind=$(($(maxid src) - $(maxid lag)))
+	behind=$(($(events_maxid pg src) - $(events_maxid pg lag)))
 	run slate-status --warn-events=$behind --crit-events=$((behind + 1)) --source "$SRC" --destination "$LAG"
 	assert_success
 	assert_line --index 0 --partial "SLATE OK"
@@ -184,7 +176,7 @@ status_until() {
 	# (the oldest missing event grows older: wait until it is over 0.5 s old)
 	local i
 	for ((i = 0; i < 50; i++)); do
-		awk -v a="$(age_of $(($(maxid lag) + 1)))" 'BEGIN { exit !(a > 0.5) }' && break
+		awk -v a="$(age_of $(($(events_maxid pg lag) + 1)))" 'BEGIN { exit !(a > 0.5) }' && break
 		sleep 0.1
 	done
 	run slate-status --warn-seconds=0 --crit-seconds=0.5 --source "$SRC" --destination "$LAG"
@@ -220,11 +212,11 @@ status_until() {
 	assert_equal "$(field "${lines[0]}" up)" false
 	assert_equal "$(field "${lines[0]}" position)" null
 	assert_equal "$(field "${lines[0]}" state)" UNKNOWN
-	assert_equal "$(field "${lines[1]}" position)" "$(maxid lag)"
+	assert_equal "$(field "${lines[1]}" position)" "$(events_maxid pg lag)"
 	# an unreachable source: positions still, lag unknown
 	run --separate-stderr slate-status --format=json --source "$DOWN" --destination "$LAG"
 	assert_failure 3
-	assert_equal "$(field "$output" position)" "$(maxid lag)"
+	assert_equal "$(field "$output" position)" "$(events_maxid pg lag)"
 	assert_equal "$(field "$output" behind_events)" null
 	assert_equal "$(field "$output" reason)" "the source could not be read"
 }
@@ -263,9 +255,9 @@ prom_check() {
 	echo "$output" >"$BATS_TEST_TMPDIR/out.prom"
 	run prom_check "$BATS_TEST_TMPDIR/out.prom"
 	assert_success
-	assert_line --regexp "^slate_source_position\{source=\"host=.* dbname=src user=postgres\"\} $(maxid src)\$"
-	assert_line --regexp "^slate_destination_position\{destination=\"host=.* dbname=lag user=postgres\"\} $(maxid lag)\$"
-	assert_line --regexp "^slate_destination_behind_events\{destination=\".*dbname=lag.*\"\} $(($(maxid src) - $(maxid lag)))\$"
+	assert_line --regexp "^slate_source_position\{source=\"host=.* dbname=src user=postgres\"\} $(events_maxid pg src)\$"
+	assert_line --regexp "^slate_destination_position\{destination=\"host=.* dbname=lag user=postgres\"\} $(events_maxid pg lag)\$"
+	assert_line --regexp "^slate_destination_behind_events\{destination=\".*dbname=lag.*\"\} $(($(events_maxid pg src) - $(events_maxid pg lag)))\$"
 	assert_line --regexp '^slate_destination_behind_seconds\{destination=".*dbname=lag.*"\} [0-9]+\.[0-9]{3}$'
 	assert_line --regexp '^slate_destination_written\{destination=".*dbname=lag.*"\} 0$'
 	assert_line --regexp '^slate_destination_up\{destination=".*dbname=gone.*"\} 0$'
@@ -290,7 +282,7 @@ prom_check() {
 	run --separate-stderr slate-status -c "$BATS_TEST_TMPDIR/config.js" --format=json
 	assert_failure 3
 	assert_equal "${#lines[@]}" 2
-	assert_equal "$(field "${lines[0]}" position)" "$(maxid lag)"
+	assert_equal "$(field "${lines[0]}" position)" "$(events_maxid pg lag)"
 	assert_equal "$(field "${lines[1]}" state)" UNKNOWN
 	refute_output --partial S3cretPw
 	refute_output --partial D3stPw
