@@ -56,6 +56,9 @@ write_config() {
 traced() {
 	local file=$1
 	shift
+	# LeakSanitizer cannot work under ptrace: under SANITIZE=address the
+	# traced programs check everything else but leaks
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	# exec: bg_start's pid is then strace's, whose only child is CMD
 	exec strace -f -qq -v -s 4096 -e trace=execve -o "$file" "$@"
 }
