@@ -287,6 +287,16 @@ wait_position() {
 	assert_equal "$(events_count pg otherdst)" 20
 }
 
+@test "a filtered extract is refused by slate-publish, the stream left as it was" {
+	run -0 publish
+	before=$(nats_stream_state "$STREAM")
+	run --separate-stderr bash -c 'slate-extract --operation nonesuch "$1" 2>/dev/null |
+		slate-publish --stream "$2" --log-format=text "$3"' _ "$SRC" "$STREAM" "$NATS_URL"
+	assert_failure 4
+	assert_regex "$stderr" "ERROR slate-publish: stdin: the stream is a filtered extract \\(.*nonesuch.*\\) of .*: it cannot be published"
+	assert_equal "$(nats_stream_state "$STREAM")" "$before"
+}
+
 @test "consume --after: from the middle, byte-exact; an id the stream no longer holds is refused" {
 	run -0 publish
 	dst=$(fresh_dest pg after)

@@ -394,6 +394,15 @@ check_header(publisher *p, const stream_header *h)
 	broker_ends ends;
 	bool		ok = true;
 
+	/* a selection (slate-extract --since, --entity-id...) is no prefix of its source */
+	if (h->filter != NULL)
+	{
+		log_error("stdin: the stream is a filtered extract (%s) of %s, not a prefix of the source: "
+				  "it cannot be published as the source's events; nothing of it was published",
+				  h->filter, h->source);
+		p->status = EXIT_REFUSED;
+		return false;
+	}
 	if (p->count > 0 && !complete(p))
 		return false;
 	if (!open_stream(p, &ends, false))
