@@ -41,52 +41,6 @@ assert_restored() {
 	assert_equal "$(next_id "$1")" "$(($(events_maxid pg replica) + 1))"
 }
 
-# original_source DB: a source as the original slate-init-db makes it: the
-# same events table, an id table, an insert_events() that checks its
-# argument's $1[k] numbering and moves the id table by the rows' count, the
-# full-event notification and the immutability trigger
-original_source() {
-	psql_c pg postgres "CREATE DATABASE $1"
-	psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$(cluster_conninfo pg "$1")" <<-'EOF'
-		CREATE TABLE events (id bigint NOT NULL, ts timestamp with time zone NOT NULL,
-			event jsonb NOT NULL, CONSTRAINT events_pkey PRIMARY KEY (id));
-		CREATE INDEX events_ts ON events (ts);
-		CREATE TABLE id (id bigint NOT NULL, CONSTRAINT id_pkey PRIMARY KEY (id));
-		INSERT INTO id (id) VALUES (1);
-		CREATE FUNCTION insert_events(insertValues text) RETURNS integer LANGUAGE plpgsql AS $$
-		DECLARE n bigint := 0; idx bigint; next_id bigint; inserted integer;
-		BEGIN
-			LOCK TABLE id IN ACCESS EXCLUSIVE MODE;
-			FOR idx IN SELECT m[1]::bigint FROM regexp_matches(insertValues, '\$1\[([0-9]+)\]', 'g') AS m LOOP
-				n := n + 1;
-				IF idx <> n THEN RAISE EXCEPTION 'Parameter index is not consecutive'; END IF;
-			END LOOP;
-			UPDATE id SET id = id + n RETURNING id INTO next_id;
-			EXECUTE 'INSERT INTO events (id, ts, event) VALUES ' || insertValues
-				USING ARRAY(SELECT generate_series(next_id - n, next_id - 1)), transaction_timestamp();
-			GET DIAGNOSTICS inserted = ROW_COUNT;
-			RETURN inserted;
-		END;
-		$$;
-		CREATE FUNCTION notify_event_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			PERFORM pg_notify('eventsinsert', json_build_object('table', TG_TABLE_NAME,
-				'id', NEW.id, 'event', NEW.event)::text);
-			RETURN NULL;
-		END;
-		$$;
-		CREATE TRIGGER notify_insert AFTER INSERT ON events
-			FOR EACH ROW EXECUTE PROCEDURE notify_event_insert();
-		CREATE FUNCTION filter_sql_command() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			RAISE EXCEPTION 'cannot perform SQL command on events table:  %', TG_OP;
-		END;
-		$$;
-		CREATE TRIGGER check_sql_command BEFORE UPDATE OR DELETE OR TRUNCATE ON events
-			FOR EACH STATEMENT EXECUTE PROCEDURE filter_sql_command();
-	EOF
-}
-
 # insert_one DB: one event through the database's own insert_events(); prints its id
 insert_one() {
 	psql_c pg "$1" "SELECT insert_events('(\$1[1], \$2, ''{\"after\": \"restore\"}'')')" >/dev/null
@@ -119,7 +73,8 @@ insert_one() {
 }
 
 @test "--restore into an original-style source, then its own insert_events() continues" {
-	original_source orig
+	# a source as the original slate-init-db makes it (test/fixtures/)
+	db_create pg orig original-source >/dev/null
 	run --separate-stderr slate-load --restore "$(cluster_conninfo pg orig)" <"$BATS_FILE_TMPDIR/replica.mp"
 	assert_success
 	assert_restored orig
