@@ -171,10 +171,12 @@ get_uint(const msgpack_object *o, uint64_t *v)
 static bool
 get_cstr(const msgpack_object *o, char *buf, size_t n)
 {
+	/* msgpack-c leaves ptr NULL for an empty str, which memchr and memcpy must not see */
 	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= n ||
-		memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+		(o->via.str.size > 0 && memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL))
 		return false;
-	memcpy(buf, o->via.str.ptr, o->via.str.size);
+	if (o->via.str.size > 0)
+		memcpy(buf, o->via.str.ptr, o->via.str.size);
 	buf[o->via.str.size] = '\0';
 	return true;
 }
@@ -557,6 +559,176 @@ fill(stream_reader *r)
 	return 1;
 }
 
+/*
+ * The fast path.  Nearly every message of a stream is an event as our writer
+ * lays it out: a map of five, "type": "event", "id", "ts", "event", "crc" in
+ * that order, each number and length in msgpack's shortest form.  Such a
+ * message is decoded here straight from the buffer, without msgpack-c's
+ * object tree (a zone, a map of five key/value objects) and without the
+ * guard's byte walk: it holds no container.  It must decode exactly as the
+ * general path would; anything else (another message, another layout, a bad
+ * value, a checksum mismatch) is left to the general path, which also words
+ * every error.  Returns 1 with *msg and *size filled, 0 for "not this way",
+ * and -1 when the bytes so far are such an event but it is not all buffered.
+ */
+static const uint8_t event_head[] = {
+	0x85, 0xa4, 't', 'y', 'p', 'e', 0xa5, 'e', 'v', 'e', 'n', 't', 0xa2, 'i', 'd'
+};
+
+/* a non-negative integer at p[*i], within n bytes: 1 ok, 0 other type, -1 cut */
+static int
+fast_uint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+	uint8_t		b;
+	unsigned	len;
+
+	if (*i >= n)
+		return -1;
+	b = p[*i];
+	if (b <= 0x7f)
+	{
+		*v = b;
+		(*i)++;
+		return 1;
+	}
+	if (b < 0xcc || b > 0xcf)
+		return 0;
+	len = 1u << (b - 0xcc);
+	if (n - *i < 1 + len)
+		return -1;
+	*v = be(p + *i + 1, len);
+	*i += 1 + len;
+	return 1;
+}
+
+/* the bytes of key k (a fixstr of len < 32) at p[*i]: 1 yes, 0 no, -1 cut */
+static int
+fast_key(const uint8_t *p, size_t n, size_t *i, const char *k, size_t len)
+{
+	size_t		have = n - *i;
+
+	/* "cut" only when the bytes there so far match: never wait for a message that is whole */
+	if (have == 0)
+		return -1;
+	if (p[*i] != (0xa0 | len) || memcmp(p + *i + 1, k, have - 1 < len ? have - 1 : len) != 0)
+		return 0;
+	if (have < 1 + len)
+		return -1;
+	*i += 1 + len;
+	return 1;
+}
+
+static int
+fast_event(stream_reader *r, stream_msg *msg, size_t *size)
+{
+	const uint8_t *p = (const uint8_t *) r->up.buffer + r->up.off;
+	size_t		n = r->up.used - r->up.off;
+	size_t		i = sizeof(event_head);
+	uint64_t	id,
+				crc,
+				len,
+				v;
+	int64_t		sec;
+	uint32_t	nsec;
+	int			k;
+
+	if (n < sizeof(event_head))
+		return n == 0 || memcmp(p, event_head, n) == 0 ? -1 : 0;
+	if (memcmp(p, event_head, sizeof(event_head)) != 0)
+		return 0;
+	if ((k = fast_uint(p, n, &i, &id)) <= 0)
+		return k;
+	if ((k = fast_key(p, n, &i, "ts", 2)) <= 0)
+		return k;
+	/* timestamp ext (type -1) of 4, 8 or 12 bytes, as msgpack_object_to_timestamp reads it */
+	if (i >= n)
+		return -1;
+	if (p[i] != 0xd6 && p[i] != 0xd7 && p[i] != 0xc7)
+		return 0;
+	if (n - i < 3)
+		return -1;
+	if (p[i] == 0xd6 && p[i + 1] == 0xff)
+	{
+		if (n - i < 6)
+			return -1;
+		sec = (int64_t) be(p + i + 2, 4);
+		nsec = 0;
+		i += 6;
+	}
+	else if (p[i] == 0xd7 && p[i + 1] == 0xff)
+	{
+		if (n - i < 10)
+			return -1;
+		v = be(p + i + 2, 8);
+		nsec = (uint32_t) (v >> 34);
+		sec = (int64_t) (v & UINT64_C(0x3ffffffff));
+		i += 10;
+	}
+	else if (p[i] == 0xc7 && p[i + 1] == 12 && p[i + 2] == 0xff)
+	{
+		if (n - i < 15)
+			return -1;
+		nsec = (uint32_t) be(p + i + 3, 4);
+		sec = (int64_t) be(p + i + 7, 8);
+		i += 15;
+	}
+	else
+		return 0;
+	if ((k = fast_key(p, n, &i, "event", 5)) <= 0)
+		return k;
+	if (i >= n)
+		return -1;
+	if (p[i] >= 0xa0 && p[i] <= 0xbf)
+		len = p[i++] & 0x1f;
+	else if (p[i] >= 0xd9 && p[i] <= 0xdb)
+	{
+		unsigned	w = 1u << (p[i] - 0xd9);
+
+		if (n - i < 1 + w)
+			return -1;
+		len = be(p + i + 1, w);
+		i += 1 + w;
+	}
+	else
+		return 0;
+	/* the event text, then "crc" (4 bytes) and at most a uint32 (5) */
+	if (len > r->max_message || i + len + 4 + 5 > r->max_message)
+		return 0;				/* the general path refuses it in its words */
+	if (n - i < len)
+		return -1;
+	msg->ev.event = (const char *) p + i;
+	msg->ev.event_len = (size_t) len;
+	i += len;
+	if ((k = fast_key(p, n, &i, "crc", 3)) <= 0 || (k = fast_uint(p, n, &i, &crc)) <= 0)
+		return k;
+	if (id == 0 || id > INT64_MAX || crc > UINT32_MAX || !unix_to_pg_ts(sec, nsec, &msg->ev.ts))
+		return 0;
+	msg->ev.id = id;
+	if ((uint32_t) crc != stream_event_crc(&msg->ev))
+		return 0;
+	msg->type = MSG_EVENT;
+	msg->ev_has_crc = true;
+	*size = i;
+	return 1;
+}
+
+/* after the fast path took the message at r->consumed, size bytes long */
+static void
+fast_consumed(stream_reader *r, size_t size)
+{
+	r->up.off += size;
+	r->consumed += size;
+	/* a guard short of the message's end would have ended it clean there */
+	if (r->g.pos < r->consumed)
+	{
+		r->g.pos = r->consumed;
+		r->g.skip = r->g.left = r->g.inner = 0;
+		r->g.hdr_len = 0;
+	}
+	/* the previous message is the caller's no more, as after msgpack_unpacker_next */
+	msgpack_unpacked_destroy(&r->res);
+}
+
 stream_read_result
 stream_read(stream_reader *r, stream_msg *msg)
 {
@@ -568,8 +740,35 @@ stream_read(stream_reader *r, stream_msg *msg)
 
 		if (stop_requested)
 			return STREAM_STOP;
-		guard_update(r);
 		r->msg_offset = r->consumed;
+		if (r->up.parsed == 0)
+		{
+			int			fast;
+
+			/* an event's fields only: the header's are large, and no event reads them */
+			msg->type = MSG_EVENT;
+			memset(&msg->ev, 0, sizeof(msg->ev));
+			msg->ev_has_crc = false;
+			msg->last_id = msg->count = 0;
+			fast = fast_event(r, msg, &size);
+			if (fast > 0)
+			{
+				fast_consumed(r, size);
+				return STREAM_MSG;
+			}
+			if (fast < 0 && !r->eof && r->fd >= 0)
+			{
+				/* more of it to read; at EOF the general path names the cut */
+				got = fill(r);
+				if (got == -2)
+					return STREAM_STOP;
+				if (got < 0)
+					return STREAM_ERROR;
+				if (got > 0)
+					continue;
+			}
+		}
+		guard_update(r);
 		if (r->g.bad != NULL && r->g.bad_msg == r->consumed)
 		{
 			r->msg_offset = r->g.bad_at;
