@@ -91,6 +91,16 @@ static const char *json_rows_sql =
 /* the texts of rows whose hashes differ, to tell the original's re-serialising from a change */
 static const char *texts_sql = "SELECT id, event FROM events WHERE id = ANY ($1::bigint[]) ORDER BY id";
 
+/*
+ * Up to ONE_PASS_IDS ids are checksummed in one statement per side, which the
+ * planner runs as a sequential scan: it reads pages through a small ring of
+ * shared buffers instead of an index scan's pass over the whole buffer pool,
+ * and a fresh backend's first touch of each buffer page costs a page fault
+ * (some 10 to 50 us each on a virtual machine).  Beyond that, chunks of
+ * CHUNK_IDS by index keep the aggregate's memory small and show progress.
+ */
+#define ONE_PASS_IDS (INT64_C(8) << 20)
+
 static const char *next_id_sql = "SELECT min(id) FROM events WHERE id > $1";
 
 static const char *holes_sql =
@@ -275,7 +285,8 @@ compare_checksums(diff_state *d)
 	side	   *both[2] = {&d->s[0], &d->s[1]};
 	int64_t		first,
 				last,
-				lo;
+				lo,
+				chunk;
 
 	if (d->s[0].empty && d->s[1].empty)
 		return true;
@@ -285,10 +296,12 @@ compare_checksums(diff_state *d)
 		(d->s[0].max_id > d->s[1].max_id ? d->s[0].max_id : d->s[1].max_id);
 	d->started = d->last_progress = now_s();
 	d->joined = false;
+	/* see ONE_PASS_IDS: one statement, a sequential scan of each table */
+	chunk = last - first < ONE_PASS_IDS ? last - bucket_start(first) + 1 : CHUNK_IDS;
 
 	for (lo = bucket_start(first);;)
 	{
-		int64_t		hi = last - lo >= CHUNK_IDS - 1 ? lo + CHUNK_IDS - 1 : last;
+		int64_t		hi = last - lo >= chunk - 1 ? lo + chunk - 1 : last;
 		char		plo[24],
 					phi[24];
 		const char *params[2] = {plo, phi};
