@@ -466,6 +466,14 @@ encode_main(char **files, int nfiles)
 			status = EXIT_USAGE;
 			break;
 		}
+		/*
+		 * stdio's 4 kB reads cost more than parsing the lines (a read still
+		 * returns what a pipe has); glibc ignores the size without a buffer.
+		 * One input is open at a time, so one buffer serves them all.
+		 */
+		static char inbuf[256 * 1024];
+
+		setvbuf(f, inbuf, _IOFBF, sizeof(inbuf));
 		x.name = name;
 		status = encode_file(&x, f);
 		if (f != stdin)
