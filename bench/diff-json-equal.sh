@@ -1,7 +1,8 @@
 #!/bin/bash
 # diff-json-equal.sh - time slate-diff --json-equal against reading both tables (run by hand)
 #
-# Usage: bench/diff-json-equal.sh [ROUNDS [SIZE...]]   (default 3 rounds, 300000 and 1000000)
+# Usage: [HUGE_PAGES=on] bench/diff-json-equal.sh [ROUNDS [SIZE...]]
+#        (default 3 rounds, 300000 and 1000000)
 #
 # For each SIZE, one cluster holds two databases: "a", SIZE loadgen-shaped
 # events (~600 bytes of JSON, with a price such as 12.50), and "b", the same
@@ -22,8 +23,21 @@ sizes=("$@")
 # shellcheck source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
+# HUGE_PAGES=on: the server's shared memory in 2 MB pages (PostgreSQL's advice
+# for a large shared_buffers).  Needs vm.nr_hugepages of at least 150 here:
+#   sysctl -w vm.nr_hugepages=150
+# A fresh backend's first touch of each 4 kB page of shared buffers is a
+# page fault, some 10-50 us on a virtual machine; the tables of the 300k
+# size sit in shared_buffers, so each side pays ~0.3 s before it hashes.
+huge=${HUGE_PAGES:-off}
+if [[ $huge == on ]] && (($(cat /proc/sys/vm/nr_hugepages) < 150)); then
+	echo "HUGE_PAGES=on needs vm.nr_hugepages >= 150 (sysctl -w vm.nr_hugepages=150)" >&2
+	exit 2
+fi
+
 # one server for both databases, as bench/diff.sh: the two backends share the CPUs
 CLUSTER_SETTINGS="shared_buffers = 256MB
+huge_pages = $huge
 max_parallel_workers_per_gather = 0
 fsync = off
 synchronous_commit = off" cluster_start pg
@@ -82,6 +96,7 @@ stats() {
 }
 
 machine
+echo "huge_pages: $huge (vm.nr_hugepages $(cat /proc/sys/vm/nr_hugepages))"
 echo "rounds:  $rounds, alternating; times are wall seconds, rates events of one table per second"
 for n in "${sizes[@]}"; do
 	psql_q postgres -c "DROP DATABASE IF EXISTS a" -c "DROP DATABASE IF EXISTS b"
