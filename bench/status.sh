@@ -17,6 +17,9 @@
 #            connection, the floor under the figure above
 #   queries  slate-status's queries alone, on open connections (psql's
 #            \timing, summed): what grows with the tables, if anything
+#   interval one report of slate-status --interval 0.1 after the first (its
+#            connections open): probes, lag, judgement and output, as its
+#            debug log times it; what a monitor running it pays per report
 # printing each round's medians in milliseconds (and the slowest status run),
 # and at the end the median of the rounds' medians and the worst round's.
 set -euo pipefail
@@ -107,19 +110,37 @@ query_runs() {
 	paste -d' ' <(awk '{ print $2 }' "$TMP/src.t" | paste -d' ' - -) <(awk '{ print $2 }' "$TMP/dst.t" | paste -d' ' - -) |
 		awk '{ print $1 + $2 + 2 * ($3 + $4) }' | median_max
 }
+# interval_runs N: slate-status --interval 0.1 for RUNS + 1 reports on size N,
+# the first (which connects) dropped; "median max" of the others' times, in
+# ms, as its debug log gives them (a report: probes, lag, judgement, output)
+interval_runs() {
+	local args=(--source "$(cluster_conninfo bench "src$1")"
+		--destination "$(cluster_conninfo bench "up$1")" --destination "$(cluster_conninfo bench "lag$1")")
+	slate-status --interval 0.1 -v --log-format=json "${args[@]}" >/dev/null 2>"$TMP/interval.log" &
+	local pid=$! i
+	for ((i = 0; i < 600; i++)); do
+		(($(grep -c '"report made in' "$TMP/interval.log") > RUNS)) && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	wait "$pid" || { echo "bench: slate-status --interval failed" >&2; cat "$TMP/interval.log" >&2; exit 1; }
+	grep -o '"report made in [0-9.]* ms' "$TMP/interval.log" | awk '{ print $4 }' | sed -n "2,$((RUNS + 1))p" |
+		median_max
+}
 # warm every table once
 for n in $SIZES; do status_runs "$n" >/dev/null; done
 
 echo "milliseconds, medians of $RUNS runs (status: and the slowest run)"
-printf '%-6s %10s %16s %8s %8s  %s\n' round events status psql queries load
-declare -A st ps qu
+printf '%-6s %10s %16s %8s %8s %16s  %s\n' round events status psql queries "interval" load
+declare -A st ps qu iv
 for ((r = 1; r <= ROUNDS; r++)); do
 	for n in $SIZES; do
 		read -r smed smax < <(status_runs "$n")
 		read -r pmed _ < <(psql_runs "$n")
 		read -r qmed _ < <(query_runs "$n")
-		st[$n]+="$smed " ps[$n]+="$pmed " qu[$n]+="$qmed "
-		printf '%-6s %10s %16s %8s %8s  %s\n' "$r" "$n" "$smed ($smax)" "$pmed" "$qmed" "$(loadavg)"
+		read -r imed imax < <(interval_runs "$n")
+		st[$n]+="$smed " ps[$n]+="$pmed " qu[$n]+="$qmed " iv[$n]+="$imed "
+		printf '%-6s %10s %16s %8s %8s %16s  %s\n' "$r" "$n" "$smed ($smax)" "$pmed" "$qmed" "$imed ($imax)" "$(loadavg)"
 	done
 done
 # median_worst: the median of the rounds' medians, and the worst of them
@@ -127,6 +148,7 @@ median_worst() {
 	tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f (worst %.1f)", v[int((NR + 1) / 2)], v[NR] }'
 }
 for n in $SIZES; do
-	printf '%-6s %10s  status %s  psql %s  queries %s\n' median "$n" "$(median_worst <<<"${st[$n]}")" \
-		"$(median_worst <<<"${ps[$n]}")" "$(median_worst <<<"${qu[$n]}")"
+	printf '%-6s %10s  status %s  psql %s  queries %s  --interval report %s\n' median "$n" \
+		"$(median_worst <<<"${st[$n]}")" "$(median_worst <<<"${ps[$n]}")" "$(median_worst <<<"${qu[$n]}")" \
+		"$(median_worst <<<"${iv[$n]}")"
 done

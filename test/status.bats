@@ -35,6 +35,11 @@ age_of() {
 	psql_c pg src "SELECT extract(epoch FROM clock_timestamp() - ts) FROM events WHERE id = $1"
 }
 
+# lines_at_least FILE N: FILE has N lines or more
+lines_at_least() {
+	(($(wc -l <"$1") >= $2))
+}
+
 # field JSON NAME: one field of a JSON line, through a JSON parser
 field() {
 	jq -r --arg k "$2" '.[$k] | tostring' <<<"$1"
@@ -311,6 +316,42 @@ prom_check() {
 	run slate-status -c "$BATS_TEST_TMPDIR/config.js" --source "$SRC"
 	assert_failure 3
 	assert_output --partial "use either -c CONFIG or --source/--destination"
+}
+
+@test "--interval: a report each round on the same sessions, a lost one reopened, SIGTERM ends it with 0" {
+	local out=$BATS_TEST_TMPDIR/rounds.jsonl lag_pid src_pid n want
+	bg_start STATUS_PID slate-status --interval 0.2 --format=json --log-format=text \
+		--source "$SRC" --destination "$LAG" \
+		>"$out" 2>"$BATS_TEST_TMPDIR/status.log"
+	wait_until 20 lines_at_least "$out" 2
+	lag_pid=$(backend_pid pg lag slate-status)
+	src_pid=$(backend_pid pg src slate-status)
+	[[ -n $lag_pid && -n $src_pid ]] || fail "no slate-status sessions: $(cat "$BATS_TEST_TMPDIR/status.log")"
+	n=$(wc -l <"$out")
+	wait_until 20 lines_at_least "$out" $((n + 3))
+	# three rounds later, the very same sessions
+	assert_equal "$(backend_pid pg lag slate-status)" "$lag_pid"
+	assert_equal "$(backend_pid pg src slate-status)" "$src_pid"
+	# every round reads again: events inserted now show in a later round
+	insert_events pg src 15
+	want=$(($(events_maxid pg src) - $(events_maxid pg lag)))
+	wait_until 20 bash -c "tail -n 1 '$out' | jq -e '.behind_events == $want' >/dev/null"
+	# a session the server ends is opened again for a later round
+	psql_c pg postgres "SELECT pg_terminate_backend($lag_pid)" >/dev/null
+	wait_until 20 bash -c "p=\$(psql -X -At -d '$(cluster_conninfo pg postgres)' -c \
+		\"SELECT pid FROM pg_stat_activity WHERE datname = 'lag' AND application_name = 'slate-status'\"); \
+		[[ -n \$p && \$p != $lag_pid ]]"
+	wait_until 20 bash -c "tail -n 1 '$out' | jq -e '.up and .position == $(events_maxid pg lag)' >/dev/null"
+	kill -TERM "$STATUS_PID"
+	wait_exit "$STATUS_PID" 5
+	assert_equal "$STATUS" 0
+	# each line a whole JSON report; the lost session said once, as an error
+	run jq -c . "$out"
+	assert_success
+	assert_equal "$(grep -c ERROR "$BATS_TEST_TMPDIR/status.log")" 1
+	run slate-status --interval 0.05 --source "$SRC" --destination "$LAG"
+	assert_failure 3
+	assert_output --partial "must be 0.1 seconds or more"
 }
 
 @test "only index lookups: no sequential scan of events on either side" {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exitcodes.h"
@@ -39,6 +40,9 @@ usage(void)
 		   "                              destination) or prometheus\n"
 		   "  -o, --output=FILE           write the report to FILE atomically (rename),\n"
 		   "                              e.g. for node_exporter's textfile collector\n"
+		   "  -i, --interval=SECONDS      report again every SECONDS, keeping the\n"
+		   "                              connections open, until SIGINT or SIGTERM\n"
+		   "                              (exit 0); each report then costs its queries\n"
 		   "      --warn-seconds=S        WARNING when a destination is more than S\n"
 		   "                              seconds behind\n"
 		   "      --crit-seconds=S        CRITICAL when more than S seconds behind\n"
@@ -267,6 +271,7 @@ typedef struct probe_job
 	const char *src_conninfo;
 	dest_status *dest;			/* a destination's job, or NULL */
 	int			timeout_s;
+	bool		keep;			/* leave the destination's connection open */
 } probe_job;
 
 static void *
@@ -277,7 +282,7 @@ probe_thread(void *arg)
 	if (j->src)
 		probe_source(j->src, j->src_conninfo, j->timeout_s);
 	else
-		probe_destination(j->dest, j->timeout_s);
+		probe_destination(j->dest, j->timeout_s, j->keep);
 	return NULL;
 }
 
@@ -290,7 +295,7 @@ probe_thread(void *arg)
  */
 static void
 probe_all(source_status *src, const char *src_conninfo, dest_status *dest,
-		  const char *const *dest_conninfo, int n, int timeout_s)
+		  const char *const *dest_conninfo, int n, int timeout_s, bool keep)
 {
 	probe_job	jobs[MAX_DESTINATIONS + 1];
 
@@ -300,6 +305,7 @@ probe_all(source_status *src, const char *src_conninfo, dest_status *dest,
 		probe_job  *j = &jobs[i];
 
 		j->timeout_s = timeout_s;
+		j->keep = keep;
 		if (i == 0)
 		{
 			j->src = src;
@@ -319,6 +325,78 @@ probe_all(source_status *src, const char *src_conninfo, dest_status *dest,
 			pthread_join(jobs[i].thread, NULL);
 }
 
+/* the figures of the last round forgotten, its connections kept */
+static void
+round_reset(source_status *src, dest_status *dest, int n)
+{
+	slate_conn	keep = src->conn;
+
+	memset(src, 0, sizeof(*src));
+	src->conn = keep;
+	for (int i = 0; i < n; i++)
+	{
+		const char *conninfo = dest[i].conninfo;
+
+		keep = dest[i].conn;
+		memset(&dest[i], 0, sizeof(dest[i]));
+		dest[i].conninfo = conninfo;
+		dest[i].conn = keep;
+	}
+}
+
+/*
+ * One report: probe every database, judge each destination and write the
+ * report.  Returns the worst state, or -1 when the report could not be
+ * written.  With keep, the connections stay open for the next round.
+ */
+static int
+check_round(const targets *t, source_status *src, dest_status *dest, int timeout, bool keep,
+			const thresholds *th, out_format format, const char *output)
+{
+	check_state worst = STATE_OK;
+
+	round_reset(src, dest, t->n);
+	probe_all(src, t->source, dest, t->dest, t->n, timeout, keep);
+	for (int i = 0; i < t->n; i++)
+		probe_lag(&dest[i], src);
+	if (!keep)
+		conn_close(&src->conn);
+	for (int i = 0; i < t->n; i++)
+	{
+		check_state s = judge(&dest[i], src, th);
+
+		if (s == STATE_CRITICAL || (s == STATE_WARNING && worst != STATE_CRITICAL) ||
+			(s == STATE_UNKNOWN && worst == STATE_OK))
+			worst = s;
+	}
+	if (keep && stop_requested)
+		return worst;			/* a round cut short by the stop: nothing to report */
+	if (output != NULL ? !report_to_file(output, format, src, dest, t->n, worst, th)
+		: !report(stdout, format, src, dest, t->n, worst, th) || fflush(stdout) != 0)
+	{
+		if (output == NULL)
+			log_error("could not write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	return worst;
+}
+
+/* sleep until the monotonic clock reaches deadline (seconds) or a stop is asked for */
+static void
+pause_until(double deadline)
+{
+	double		left;
+
+	while (!stop_requested && (left = deadline - now_s()) > 0)
+	{
+		struct timespec ts;
+
+		ts.tv_sec = (time_t) left;
+		ts.tv_nsec = (long) ((left - (double) ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);	/* a signal ends it early: the loop looks again */
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -333,6 +411,7 @@ main(int argc, char **argv)
 		{"warn-events", required_argument, NULL, 3},
 		{"crit-events", required_argument, NULL, 4},
 		{"crit-not-written", no_argument, NULL, 5},
+		{"interval", required_argument, NULL, 'i'},
 		OPT_COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
@@ -344,7 +423,9 @@ main(int argc, char **argv)
 			   *output = NULL;
 	source_status src = {0};
 	dest_status *dest;
-	check_state worst = STATE_OK;
+	int			worst;
+	double		interval = -1,	/* --interval, -1 for one report */
+				next;
 	int			c,
 				r,
 				timeout;
@@ -353,7 +434,7 @@ main(int argc, char **argv)
 	if ((r = opt_early(PROG, argc, argv, usage)) != OPT_GO_ON)
 		return r;
 	memset(&t, 0, sizeof(t));
-	while ((c = getopt_long(argc, argv, "c:o:" OPT_COMMON_SHORT, long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:o:i:" OPT_COMMON_SHORT, long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -402,6 +483,16 @@ main(int argc, char **argv)
 				break;
 			case 5:
 				th.crit_not_written = true;
+				break;
+			case 'i':
+				if (!opt_seconds("interval", optarg, &interval))
+					return STATE_UNKNOWN;
+				if (interval < 0.1)
+				{
+					opt_usage_error(PROG, "invalid value \"%s\" for --interval: must be 0.1 seconds or more",
+									optarg);
+					return STATE_UNKNOWN;
+				}
 				break;
 			default:
 				if ((r = opt_common_case(PROG, c, argv, &common, usage)) != OPT_GO_ON)
@@ -459,28 +550,41 @@ main(int argc, char **argv)
 		free(t.config_text);
 		return STATE_UNKNOWN;
 	}
-	probe_all(&src, t.source, dest, t.dest, t.n, timeout);
-	forget_passwords(&t);
-	for (int i = 0; i < t.n; i++)
-		probe_lag(&dest[i], &src);
-	conn_close(&src.conn);
-
-	/* Judge and report */
-	for (int i = 0; i < t.n; i++)
+	if (interval < 0)
 	{
-		check_state s = judge(&dest[i], &src, &th);
-
-		if (s == STATE_CRITICAL || (s == STATE_WARNING && worst != STATE_CRITICAL) ||
-			(s == STATE_UNKNOWN && worst == STATE_OK))
-			worst = s;
+		worst = check_round(&t, &src, dest, timeout, false, &th, format, output);
+		forget_passwords(&t);
 	}
-	if (output != NULL ? !report_to_file(output, format, &src, dest, t.n, worst, &th)
-		: !report(stdout, format, &src, dest, t.n, worst, &th))
+	else
 	{
-		if (output == NULL)
-			log_error("could not write to stdout: %s", strerror(errno));
+		/*
+		 * Every interval, on a fixed schedule (a slow round is not made up
+		 * for); libpq may need the private pgpass file again to reconnect, so
+		 * it goes only at the end.
+		 */
+		for (next = now_s();; next += interval)
+		{
+			double		t0 = now_s();
+
+			worst = check_round(&t, &src, dest, timeout, true, &th, format, output);
+			if (worst < 0 || stop_requested)
+				break;
+			log_debug("report made in %.3f ms", (now_s() - t0) * 1000);
+			if (next + interval < now_s())
+				next = now_s() - interval;
+			pause_until(next + interval);
+			if (stop_requested)
+				break;
+		}
+		if (worst >= 0)
+			worst = EXIT_OK;	/* stopped by a signal, as asked */
+		conn_close(&src.conn);
+		for (int i = 0; i < t.n; i++)
+			conn_close(&dest[i].conn);
+		forget_passwords(&t);
+	}
+	if (worst < 0)
 		worst = STATE_UNKNOWN;
-	}
 	free(dest);
 	free(t.config_text);
 	return worst;

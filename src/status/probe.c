@@ -20,10 +20,20 @@ read_position(slate_conn *c, uint64_t *pos)
 	return true;
 }
 
+/* a connection left open by the last round, if the server has not dropped it, else a new one */
+static bool
+reopen(slate_conn *c, const char *role, const char *conninfo, int timeout_s)
+{
+	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK)
+		return true;
+	conn_close(c);
+	return conn_open(c, role, conninfo, timeout_s);
+}
+
 void
 probe_source(source_status *s, const char *conninfo, int timeout_s)
 {
-	s->up = conn_open(&s->conn, "source", conninfo, timeout_s) &&
+	s->up = reopen(&s->conn, "source", conninfo, timeout_s) &&
 		read_position(&s->conn, &s->position);
 	snprintf(s->desc, sizeof(s->desc), "%s", s->conn.desc);
 	if (!s->up)
@@ -73,17 +83,18 @@ read_age(slate_conn *src, uint64_t position, double *age, bool *found)
 }
 
 void
-probe_destination(dest_status *d, int timeout_s)
+probe_destination(dest_status *d, int timeout_s, bool keep)
 {
-	slate_conn	c;
+	slate_conn *c = &d->conn;
 
-	d->up = conn_open(&c, "destination", d->conninfo, timeout_s) &&
-		read_position(&c, &d->position) && read_writer(&c, &d->written);
-	snprintf(d->desc, sizeof(d->desc), "%s", c.desc);
-	conn_close(&c);
+	d->up = reopen(c, "destination", d->conninfo, timeout_s) &&
+		read_position(c, &d->position) && read_writer(c, &d->written);
+	snprintf(d->desc, sizeof(d->desc), "%s", c->desc);
 	if (!d->up)
 		snprintf(d->reason, sizeof(d->reason), "could not be read%s%s%s",
-				 c.sqlstate[0] ? " (SQLSTATE " : "", c.sqlstate, c.sqlstate[0] ? ")" : "");
+				 c->sqlstate[0] ? " (SQLSTATE " : "", c->sqlstate, c->sqlstate[0] ? ")" : "");
+	if (!d->up || !keep)
+		conn_close(c);
 }
 
 void

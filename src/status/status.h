@@ -28,6 +28,7 @@ typedef struct source_status
 typedef struct dest_status
 {
 	const char *conninfo;
+	slate_conn	conn;			/* kept open between rounds with --interval */
 	char		desc[256];
 	bool		up;				/* connected and read */
 	uint64_t	position;		/* max(id), 0 when empty */
@@ -57,15 +58,17 @@ typedef enum out_format
 } out_format;
 
 /*
- * probe.c: connect and read; failures are logged on stderr and leave up
- * false.  probe_source reads the source's max(id) and keeps its connection;
- * probe_destination reads a destination's max(id) and whether the writer
- * lock is held, and closes its connection (the two are independent: they run
- * at once, one thread each).  probe_lag then works out how far behind the
- * destination is, with one primary-key lookup on the source.
+ * probe.c: connect and read; failures are logged on stderr, leave up false
+ * and close the connection.  probe_source reads the source's max(id) and
+ * keeps its connection; probe_destination reads a destination's max(id) and
+ * whether the writer lock is held, and keeps its connection only with keep
+ * (the two are independent: they run at once, one thread each).  Each uses
+ * a connection still open from an earlier round, and opens one otherwise.
+ * probe_lag then works out how far behind the destination is, with one
+ * primary-key lookup on the source.
  */
 void		probe_source(source_status *s, const char *conninfo, int timeout_s);
-void		probe_destination(dest_status *d, int timeout_s);
+void		probe_destination(dest_status *d, int timeout_s, bool keep);
 void		probe_lag(dest_status *d, source_status *s);
 
 /* report.c: the state of each destination against the thresholds, and the worst */
