@@ -338,6 +338,31 @@ wait_position() {
 	assert_regex "$stderr" "no longer holds its first message \(it starts at sequence 2901\)"
 }
 
+@test "consume without --follow ends at the last whole transaction when a cut publisher left a torn one" {
+	local big dst pos
+	db_create pg cut source
+	insert_events pg cut 15 100		# transaction 1: ids 1..15, small
+	insert_events pg cut 15 5000	# transaction 2: ids 16..30, 98% of the bytes
+	big=$(cluster_conninfo pg cut)
+	slate-extract "$big" 2>/dev/null >"$BATS_TEST_TMPDIR/all.mp"
+	# the input cut two thirds in, inside transaction 2: its first events go out without their end
+	head -c $(($(stat -c %s "$BATS_TEST_TMPDIR/all.mp") * 2 / 3)) "$BATS_TEST_TMPDIR/all.mp" |
+		slate-publish --stream "$STREAM" "$NATS_URL" 2>/dev/null || true
+	pos=$(slate-publish --stream "$STREAM" --position "$NATS_URL")
+	((pos > 15 && pos < 30)) || fail "the publisher stopped at $pos, not inside transaction 2"
+	# nothing more will come: it stops at 15 instead of waiting for the end of 16..30
+	run --separate-stderr timeout 20 slate-consume --log-format=text --stream "$STREAM" "$NATS_URL"
+	assert_success
+	[[ $stderr == *"ends inside a source transaction"*"stopping after id 15"* ]] || fail "$stderr"
+	dst=$(fresh_dest pg cutdst)
+	run -0 bash -c 'timeout 20 slate-consume --stream "$1" "$2" | slate-load "$3"' _ "$STREAM" "$NATS_URL" "$dst"
+	assert_equal "$(events_maxid pg cutdst)" 15
+	assert_boundary_prefix pg cut pg cutdst
+	# --after beyond the last whole transaction: nothing to send, an end marker
+	run -0 bash -c 'timeout 20 slate-consume --stream "$1" --after 15 "$2" | slate-cat --info' _ "$STREAM" "$NATS_URL"
+	assert_output --partial "complete"
+}
+
 @test "consume --follow: events published later arrive, whole transactions; SIGTERM ends it cleanly" {
 	slate-extract --until 1500 "$SRC" 2>/dev/null | slate-publish --stream "$STREAM" "$NATS_URL" 2>/dev/null
 	dst=$(fresh_dest pg follow)

@@ -368,6 +368,43 @@ broker_read_ends(broker *b, broker_ends *e)
 	return EXIT_OK;
 }
 
+int
+broker_last_boundary(broker *b, const broker_ends *e, uint64_t *id)
+{
+	*id = 0;
+	for (uint64_t seq = e->last_seq; seq >= e->first_seq && seq > 0; seq--)
+	{
+		natsMsg    *m = NULL;
+		natsStatus	s = get_msg(b, seq, &m);
+		uint64_t	mid = 0;
+		bool		boundary,
+					ok;
+
+		if (s == NATS_NOT_FOUND)
+		{
+			log_error("%s: its message at sequence %" PRIu64 " is gone", b->desc, seq);
+			return EXIT_REFUSED;
+		}
+		if (s != NATS_OK)
+			return EXIT_DB;
+		ok = broker_msg_id(m, &mid);
+		boundary = broker_msg_boundary(m);
+		natsMsg_Destroy(m);
+		if (!ok)
+		{
+			log_error("%s: its message at sequence %" PRIu64 " has no valid %s header: not a slate event",
+					  b->desc, seq, BROKER_HDR_ID);
+			return EXIT_REFUSED;
+		}
+		if (boundary)
+		{
+			*id = mid;
+			break;
+		}
+	}
+	return EXIT_OK;
+}
+
 void
 broker_ends_clear(broker_ends *e)
 {

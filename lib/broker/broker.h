@@ -116,6 +116,14 @@ typedef struct broker_ends
  * Returns an exit status: 0 with *ends filled (exists false when missing).
  */
 int			broker_read_ends(broker *b, broker_ends *ends);
+/*
+ * The id of the stream's last event that ends a source transaction (its
+ * boundary header set), looking back from the last message; 0 when none
+ * does.  A publisher whose input was cut mid-transaction leaves that
+ * transaction's first events without their end until it runs again.
+ * Returns an exit status (EXIT_OK, or the error's, logged).
+ */
+int			broker_last_boundary(broker *b, const broker_ends *ends, uint64_t *id);
 void		broker_ends_clear(broker_ends *ends);
 
 /* the sequence of event id (ids are consecutive from first_id at sequence 1) */

@@ -35,6 +35,7 @@ typedef struct consumer
 	uint64_t	last_id;		/* last id written (or --after) */
 	uint64_t	count;
 	uint64_t	txn_end;		/* last id known to end a source transaction */
+	uint64_t	stop_id;		/* without --follow: the last whole transaction's end */
 	uint64_t	marked;			/* last id a boundary marker was written after */
 	int			status;
 	double		started,
@@ -54,8 +55,8 @@ usage(void)
 		   "      --check               check the stream (and the message after --after),\n"
 		   "                            write only a header and an end marker, and exit\n"
 		   "      --follow              keep writing events as they arrive; without it,\n"
-		   "                            stop at the end of the transaction holding the\n"
-		   "                            stream's last event when it started\n"
+		   "                            stop at the end of the last whole transaction\n"
+		   "                            the stream held when it started\n"
 		   BROKER_OPTIONS_HELP
 		   "      --connect-timeout=S   give up connecting after S seconds\n"
 		   "      --log-format=FORMAT   json, text or auto (default: text on a terminal)\n"
@@ -214,7 +215,7 @@ on_message(consumer *k, natsMsg *m, bool *done)
 	{
 		k->txn_end = id;
 		/* the stream's end when we started, extended to its transaction's end */
-		if (!k->follow && id >= k->ends.last_id)
+		if (!k->follow && id >= k->stop_id)
 			*done = true;
 	}
 	if ((k->count & 0xffff) == 0)
@@ -242,8 +243,23 @@ run(consumer *k)
 			log_info("%s is readable after id %" PRIu64, k->b.desc, k->after);
 		return;
 	}
-	if (!k->follow && k->after >= k->ends.last_id)
-		done = true;			/* nothing to send */
+	if (!k->follow)
+	{
+		/* up to the last whole transaction: the rest of a cut one may never come */
+		int			rc = broker_last_boundary(&k->b, &k->ends, &k->stop_id);
+
+		if (rc != EXIT_OK)
+		{
+			k->status = rc;
+			return;
+		}
+		if (k->stop_id < k->ends.last_id)
+			log_info("%s ends inside a source transaction (its publisher was cut off or is still "
+					 "publishing it): stopping after id %" PRIu64 ", the end of the last whole one, "
+					 "not at its last event, id %" PRIu64, k->b.desc, k->stop_id, k->ends.last_id);
+		if (k->after >= k->stop_id)
+			done = true;		/* nothing to send */
+	}
 	if (!done)
 	{
 		/* an ordered push consumer: the server sends, in order, from seq on */
