@@ -349,6 +349,10 @@ prom_check() {
 	run jq -c . "$out"
 	assert_success
 	assert_equal "$(grep -c ERROR "$BATS_TEST_TMPDIR/status.log")" 1
+	# a reader that goes away (head) ends it quietly, exit 0
+	run bash -c 'slate-status --interval 0.1 --format=json --source "$1" --destination "$2" | head -n 1 >/dev/null
+		echo "${PIPESTATUS[0]}"' _ "$SRC" "$LAG"
+	assert_output 0
 	run slate-status --interval 0.05 --source "$SRC" --destination "$LAG"
 	assert_failure 3
 	assert_output --partial "must be 0.1 seconds or more"

@@ -346,8 +346,10 @@ round_reset(source_status *src, dest_status *dest, int n)
 
 /*
  * One report: probe every database, judge each destination and write the
- * report.  Returns the worst state, or -1 when the report could not be
- * written.  With keep, the connections stay open for the next round.
+ * report.  Returns the worst state, -1 when the report could not be
+ * written, or -2 when standard output's reader has gone away (with keep, a
+ * pipe into head: nothing to complain of).  With keep, the connections stay
+ * open for the next round.
  */
 static int
 check_round(const targets *t, source_status *src, dest_status *dest, int timeout, bool keep,
@@ -374,6 +376,8 @@ check_round(const targets *t, source_status *src, dest_status *dest, int timeout
 	if (output != NULL ? !report_to_file(output, format, src, dest, t->n, worst, th)
 		: !report(stdout, format, src, dest, t->n, worst, th) || fflush(stdout) != 0)
 	{
+		if (output == NULL && keep && errno == EPIPE)
+			return -2;
 		if (output == NULL)
 			log_error("could not write to stdout: %s", strerror(errno));
 		return -1;
@@ -576,8 +580,8 @@ main(int argc, char **argv)
 			if (stop_requested)
 				break;
 		}
-		if (worst >= 0)
-			worst = EXIT_OK;	/* stopped by a signal, as asked */
+		if (worst >= 0 || worst == -2)
+			worst = EXIT_OK;	/* stopped by a signal, as asked, or its reader left */
 		conn_close(&src.conn);
 		for (int i = 0; i < t.n; i++)
 			conn_close(&dest[i].conn);
