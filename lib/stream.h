@@ -112,7 +112,8 @@ typedef enum stream_read_result
 stream_reader *stream_reader_new(int fd, const char *name, size_t max_message);
 void stream_reader_free(stream_reader *r);
 /*
- * Read the next message.  Pointers in *msg stay valid until the next call.
+ * Read the next message.  Pointers in *msg stay valid until the next call
+ * to stream_read or stream_reader_feed on the same reader.
  * On STREAM_ERROR, stream_reader_error() says what and where (byte offset).
  */
 stream_read_result stream_read(stream_reader *r, stream_msg *msg);

@@ -691,8 +691,8 @@ fast_event(stream_reader *r, stream_msg *msg, size_t *size)
 	}
 	else
 		return 0;
-	/* the event text, then "crc" (4 bytes) and at most a uint32 (5) */
-	if (len > r->max_message || i + len + 4 + 5 > r->max_message)
+	/* the event text, then "crc" (4 bytes) and its value, at most a uint64 (9) */
+	if (len > r->max_message || i + len + 4 + 9 > r->max_message)
 		return 0;				/* the general path refuses it in its words */
 	if (n - i < len)
 		return -1;
@@ -758,7 +758,7 @@ stream_read(stream_reader *r, stream_msg *msg)
 			}
 			if (fast < 0 && !r->eof && r->fd >= 0)
 			{
-				/* more of it to read; at EOF the general path names the cut */
+				/* more of it to read; one read at EOF, which a terminal does not repeat */
 				got = fill(r);
 				if (got == -2)
 					return STREAM_STOP;
@@ -766,6 +766,10 @@ stream_read(stream_reader *r, stream_msg *msg)
 					return STREAM_ERROR;
 				if (got > 0)
 					continue;
+				r->eof = true;
+				if (r->up.used > r->up.off)
+					return fail(r, "input ends inside a message (the stream was cut)");
+				return STREAM_EOF;
 			}
 		}
 		guard_update(r);

@@ -8,6 +8,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "opts.h"
+#include "signals.h"
 
 bool
 broker_opt_case(broker_opts *o, int c, const char *arg)
@@ -372,7 +373,7 @@ int
 broker_last_boundary(broker *b, const broker_ends *e, uint64_t *id)
 {
 	*id = 0;
-	for (uint64_t seq = e->last_seq; seq >= e->first_seq && seq > 0; seq--)
+	for (uint64_t seq = e->last_seq; seq >= e->first_seq && seq > 0 && !stop_requested; seq--)
 	{
 		natsMsg    *m = NULL;
 		natsStatus	s = get_msg(b, seq, &m);

@@ -253,6 +253,8 @@ run(consumer *k)
 			k->status = rc;
 			return;
 		}
+		if (stop_requested)
+			return;
 		if (k->stop_id < k->ends.last_id)
 			log_info("%s ends inside a source transaction (its publisher was cut off or is still "
 					 "publishing it): stopping after id %" PRIu64 ", the end of the last whole one, "

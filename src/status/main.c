@@ -391,13 +391,20 @@ pause_until(double deadline)
 {
 	double		left;
 
+	/*
+	 * A signal ends a sleep early, but one that comes between the check and
+	 * the sleep does not: sleep in slices of 0.1 s at most, so a stop waits
+	 * no longer than that.
+	 */
 	while (!stop_requested && (left = deadline - now_s()) > 0)
 	{
 		struct timespec ts;
 
-		ts.tv_sec = (time_t) left;
-		ts.tv_nsec = (long) ((left - (double) ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);	/* a signal ends it early: the loop looks again */
+		if (left > 0.1)
+			left = 0.1;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long) (left * 1e9);
+		nanosleep(&ts, NULL);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "io.h"
 #include "log.h"
 #include "status.h"
 
@@ -20,12 +21,20 @@ read_position(slate_conn *c, uint64_t *pos)
 	return true;
 }
 
-/* a connection left open by the last round, if the server has not dropped it, else a new one */
+/*
+ * A connection left open by the last round, if the server has not ended it,
+ * else a new one.  libpq learns of an end only by reading: a server that
+ * ended the session (restarted, terminated it, idle_session_timeout) has
+ * said so on the socket, so read what is there before trusting it.
+ */
 static bool
 reopen(slate_conn *c, const char *role, const char *conninfo, int timeout_s)
 {
-	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK)
+	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
+		(!io_readable(PQsocket(c->pg), 0) || PQconsumeInput(c->pg)) && PQstatus(c->pg) == CONNECTION_OK)
 		return true;
+	if (c->pg != NULL)
+		log_info("%s (%s): the server ended the session; connecting again", role, c->desc);
 	conn_close(c);
 	return conn_open(c, role, conninfo, timeout_s);
 }
