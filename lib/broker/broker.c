@@ -349,6 +349,7 @@ broker_read_ends(broker *b, broker_ends *e)
 	if (e->last_seq == 1)
 	{
 		e->last_id = e->first_id;
+		e->last_boundary = broker_msg_boundary(e->first_msg);
 		return EXIT_OK;
 	}
 	if ((s = get_msg(b, e->last_seq, &last)) != NATS_OK)
@@ -365,6 +366,7 @@ broker_read_ends(broker *b, broker_ends *e)
 		natsMsg_Destroy(last);
 		return EXIT_REFUSED;
 	}
+	e->last_boundary = broker_msg_boundary(last);
 	natsMsg_Destroy(last);
 	return EXIT_OK;
 }
@@ -373,7 +375,14 @@ int
 broker_last_boundary(broker *b, const broker_ends *e, uint64_t *id)
 {
 	*id = 0;
-	for (uint64_t seq = e->last_seq; seq >= e->first_seq && seq > 0 && !stop_requested; seq--)
+	if (e->last_seq == 0)
+		return EXIT_OK;			/* an empty stream */
+	if (e->last_boundary)
+	{
+		*id = e->last_id;		/* the usual case, read already by broker_read_ends */
+		return EXIT_OK;
+	}
+	for (uint64_t seq = e->last_seq - 1; seq >= e->first_seq && seq > 0 && !stop_requested; seq--)
 	{
 		natsMsg    *m = NULL;
 		natsStatus	s = get_msg(b, seq, &m);

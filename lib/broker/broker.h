@@ -104,6 +104,7 @@ typedef struct broker_ends
 				last_seq;		/* 0 when empty */
 	uint64_t	first_id;		/* id of the event at sequence 1 (0: empty) */
 	uint64_t	last_id;		/* id of the last message (0: empty) */
+	bool		last_boundary;	/* the last message ends a source transaction */
 	natsMsg    *first_msg;		/* the message at sequence 1: the source's first event */
 	stream_reader *reader;		/* decodes it */
 	stream_event first;			/* decoded, points into reader */

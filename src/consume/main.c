@@ -214,7 +214,7 @@ on_message(consumer *k, natsMsg *m, bool *done)
 	if (broker_msg_boundary(m))
 	{
 		k->txn_end = id;
-		/* the stream's end when we started, extended to its transaction's end */
+		/* the stream's last whole transaction when we started (stop_id) */
 		if (!k->follow && id >= k->stop_id)
 			*done = true;
 	}
