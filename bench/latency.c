@@ -35,6 +35,7 @@ static volatile sig_atomic_t stop;
 static void
 on_term(int sig)
 {
+	(void) sig;
 	stop = 1;
 }
 
@@ -151,6 +152,86 @@ insert_txn(PGconn *c, const char *rows)
 	return last;
 }
 
+/*
+ * With SLATE_TRACE set (the file the replicator's programs append their
+ * trace marks to), line the marks up with the transactions: for each mark,
+ * the first one between a transaction's INSERT and its visibility, in ms
+ * after its COMMIT returned (negative: before).  Prints the median of each,
+ * in the order of the path, and how many transactions had it.
+ */
+static const char *const marks[] = {
+	"slate-listen notified", "slate-listen woke", "slate-extract woken",
+	"slate-extract answered", "slate-extract sent", "slate-load boundary",
+	"slate-load committed",
+};
+#define NMARKS (sizeof(marks) / sizeof(marks[0]))
+#define MAX_TRACE 2000000
+
+static void
+hops(const char *path, const double *at, int count)
+{
+	FILE	   *f = fopen(path, "r");
+	char		prog[64],
+				what[64];
+	double		sec;
+	double	   *t = malloc(MAX_TRACE * sizeof(double));
+	int		   *kind = malloc(MAX_TRACE * sizeof(int));
+	int			n = 0,
+				seen = 0;
+	char		line[1024];
+	size_t		len = 0;
+
+	if (f == NULL || t == NULL || kind == NULL)
+	{
+		fprintf(stderr, "latency: cannot read %s\n", path);
+		exit(1);
+	}
+	while (n < MAX_TRACE && fscanf(f, "%63s %63s %lf", prog, what, &sec) == 3)
+	{
+		char		name[130];
+
+		snprintf(name, sizeof(name), "%s %s", prog, what);
+		for (size_t k = 0; k < NMARKS; k++)
+			if (strcmp(name, marks[k]) == 0)
+			{
+				t[n] = sec * 1e3;
+				kind[n++] = (int) k;
+			}
+	}
+	fclose(f);
+	line[0] = '\0';
+	for (size_t k = 0; k < NMARKS; k++)
+	{
+		double	   *d = calloc((size_t) count, sizeof(double));
+		int			m = 0,
+					j = 0;
+
+		/* marks and transactions are both in time order: one pass */
+		for (int i = 0; i < count; i++)
+		{
+			while (j < n && t[j] < at[3 * i])
+				j++;
+			for (int q = j; q < n && t[q] <= at[3 * i + 2]; q++)
+				if (kind[q] == (int) k)
+				{
+					d[m++] = t[q] - at[3 * i + 1];
+					break;
+				}
+		}
+		qsort(d, (size_t) m, sizeof(double), cmp_double);
+		len += snprintf(line + len, sizeof(line) - len, "%s %s %+.3f (%d)", k ? "," : "",
+						strchr(marks[k], '-') + 1, m ? pct(d, m, 50) : 0.0, m);
+		seen += m;
+		free(d);
+	}
+	/* a phase whose replicator writes no marks (logical replication): no line */
+	if (seen)
+		printf("  hops (median ms after the source COMMIT returned):%s\n", line);
+	fflush(stdout);
+	free(t);
+	free(kind);
+}
+
 static int
 measure(int argc, char **argv)
 {
@@ -161,7 +242,8 @@ measure(int argc, char **argv)
 	const char *label = argv[6];
 	int			poll_us = argc > 7 ? atoi(argv[7]) : 50;
 	double	   *lat = calloc(count, sizeof(double)),
-			   *commit = calloc(count, sizeof(double));
+			   *commit = calloc(count, sizeof(double)),
+			   *at = calloc(3 * (size_t) count, sizeof(double));
 	double		poll_sum = 0,
 				sum = 0;
 	long		polls = 0;
@@ -208,6 +290,9 @@ measure(int argc, char **argv)
 		}
 		lat[i] = t2 - t1;
 		commit[i] = t1 - t0;
+		at[3 * i] = t0;
+		at[3 * i + 1] = t1;
+		at[3 * i + 2] = t2;
 		sum += lat[i];
 		free(rows);
 		usleep(2000);			/* let the replicator go idle between transactions */
@@ -218,8 +303,11 @@ measure(int argc, char **argv)
 		   pct(lat, count, 50), pct(lat, count, 90), pct(lat, count, 99), lat[count - 1],
 		   sum / count, pct(commit, count, 50), poll_sum / polls);
 	fflush(stdout);
+	if (getenv("SLATE_TRACE") && *getenv("SLATE_TRACE"))
+		hops(getenv("SLATE_TRACE"), at, count);
 	PQfinish(src);
 	PQfinish(dst);
+	free(at);
 	return 0;
 }
 

@@ -6,7 +6,10 @@
 #	bench/latency.sh [SINGLE] [FIFTEEN]	(default 1000 and 300 transactions)
 # Environment: RATE (concurrent inserter, 15-event transactions per second,
 # default 100, i.e. 1500 events/s), POLL_US (pause between the driver's polls
-# of the destination, default 50).
+# of the destination, default 50), PHASES (which of "slate slate-on logical"
+# to run, default all three), HOPS=1 (the programs write SLATE_TRACE marks
+# and each line is followed by the median time of each hop; the marks cost
+# a write(2) each, so leave it off for the figures themselves).
 #
 # Two throwaway clusters with production durability (fsync, synchronous
 # commit, full-page writes on): "src" (wal_level = logical) holding the
@@ -26,8 +29,12 @@ SINGLE=${1:-1000}
 FIFTEEN=${2:-300}
 RATE=${RATE:-100}
 POLL_US=${POLL_US:-50}
+PHASES=${PHASES:-slate slate-on logical}
 source "$(dirname "$0")/lib.bash"
 
+if [[ ${HOPS:-0} == 1 ]]; then
+	export SLATE_TRACE=$TMP/trace
+fi
 cc -O2 -o "$TMP/latency" "$ROOT/bench/latency.c" -I"$(pg_config --includedir)" -lpq
 
 start_src_dst
@@ -87,12 +94,15 @@ printf '%-36s %5s %2s %8s %8s %8s %8s %8s %9s %7s\n' "case (latency in ms)" txns
 	p50 p90 p99 max mean commit_p50 poll_rtt
 
 # the replicator as users run it
+if [[ " $PHASES " == *" slate "* ]]; then
 "$TMP/pipeline.sh" --source "$SRC" --destination "$SLATE" --log-format json 2>"$TMP/pipeline.log" &
 pids=($!)
 phase "slate (pipeline.sh)" "$SLATE"
 stop_pids
+fi
 
 # the same chain (as pipeline.sh builds it), slate-load with synchronous_commit on
+if [[ " $PHASES " == *" slate-on "* ]]; then
 mkfifo "$TMP/wake" "$TMP/events"
 slate-listen --reconnect --poll-interval 5 --log-format json "$SRC" >"$TMP/wake" 2>>"$TMP/pipeline.log" &
 pids=($!)
@@ -102,9 +112,12 @@ slate-load --synchronous-commit=on --log-format json "$SLATE" <"$TMP/events" 2>>
 pids+=($!)
 phase "slate, load sync commit on" "$SLATE"
 stop_pids
+fi
 
 # PostgreSQL's logical replication (copies what is there first, then streams)
+if [[ " $PHASES " == *" logical "* ]]; then
 psql_c dst lr "ALTER SUBSCRIPTION bench_sub ENABLE" >/dev/null
 catch_up "$LR"
 phase "logical replication" "$LR"
 psql_c dst lr "ALTER SUBSCRIPTION bench_sub DISABLE" >/dev/null
+fi

@@ -20,6 +20,7 @@
 #include "opts.h"
 #include "signals.h"
 #include "stream.h"
+#include "trace.h"
 
 #define PROG "slate-listen"
 #define DEFAULT_CHANNEL "eventsinsert"
@@ -503,9 +504,11 @@ listen_loop(listener *l)
 		{
 			char		why[48];
 
+			trace_mark("notified");
 			snprintf(why, sizeof(why), "%d notification%s", n, n == 1 ? "" : "s");
 			if (!wake(l, why))
 				return;
+			trace_mark("woke");
 		}
 	}
 }
