@@ -17,10 +17,14 @@
 #include "pgcopy.h"
 #include "signals.h"
 #include "stream.h"
+#include "trace.h"
 #include "version.h"
 
 #define PROG "slate-extract"
 #define MAX_WAKE_MESSAGE 4096
+#define LIVE_ROWS 256			/* rows a wake's prepared query takes before a COPY goes on */
+#define STR_(n) #n
+#define STR(n) STR_(n)
 
 typedef struct extract
 {
@@ -35,6 +39,7 @@ typedef struct extract
 	double		last_progress;
 	int			status;			/* exit status once something failed */
 	char	   *filter;			/* SQL condition of --since, --entity-id...; NULL: none */
+	int			live;			/* the prepared live query: 0 not yet, 1 ready, -1 off */
 } extract;
 
 /* the selection options: each adds one condition (see build_filter) */
@@ -309,11 +314,50 @@ progress(extract *x, bool final)
 				 &x->last_progress, final);
 }
 
+/*
+ * One event of a range: it must follow the last one, then it is written.
+ * Returns 1 to go on, -1 on failure (x->status set), 0 to stop before it:
+ * a stop is asked for and the event starts a new source transaction, or
+ * nothing of the range is written yet (*written counts what is).
+ */
+static int
+take_event(extract *x, const stream_event *e, uint64_t *written)
+{
+	/* a filtered stream's ids only rise; it makes no claim about holes */
+	if (e->id != x->last_id + 1 && x->filter == NULL)
+	{
+		/* whatever came before is whole transactions only if the ts changes here */
+		if (x->count > 0 && e->ts != x->last_ts)
+			stream_write_boundary(x->out, x->last_id);
+		stream_flush(x->out);
+		log_error("hole in the source ids: id %" PRIu64 " follows id %" PRIu64
+				  "; stopped before it", e->id, x->last_id);
+		x->status = EXIT_REFUSED;
+		return -1;
+	}
+	/* stopping: end at the first change of ts, before writing that event */
+	if (stop_requested && (*written == 0 || e->ts != x->last_ts))
+		return 0;
+	(*written)++;
+	if (!stream_write_event(x->out, e))
+	{
+		output_failed(x);
+		return -1;
+	}
+	x->last_id = e->id;
+	x->last_ts = e->ts;
+	x->count++;
+	if ((x->count & 0xffff) == 0)
+		progress(x, false);
+	return 1;
+}
+
 /* how long a stop waits for the source transaction being copied to end */
 #define STOP_FINISH_S 1.0
 
 /*
- * Copy the events after x->last_id (through until, 0: no limit) to the stream.
+ * Copy the events after x->last_id (through until, 0: no limit) to the stream;
+ * written counts the events of the range already written (by extract_live).
  * Stops before a hole in the ids.  Returns false with x->status set on failure.
  *
  * A stop requested during the COPY ends the range at the next source-transaction
@@ -323,14 +367,13 @@ progress(extract *x, bool final)
  * the stream left torn (x->torn).  Returns false then too, with status 0.
  */
 static bool
-extract_range(extract *x, uint64_t until)
+extract_range(extract *x, uint64_t until, uint64_t written)
 {
 	char		range[128];
 	char	   *sql;
 	PGresult   *res;
 	bool		header_seen = false;
 	bool		ok = true;
-	uint64_t	written = 0;	/* events of this range written */
 	double		stop_deadline = 0;
 	size_t		sql_len;
 
@@ -367,6 +410,7 @@ extract_range(extract *x, uint64_t until)
 		return false;
 	}
 	PQclear(res);
+	trace_mark("answered");
 
 	for (;;)
 	{
@@ -419,42 +463,12 @@ extract_range(extract *x, uint64_t until)
 			x->status = EXIT_DB;
 			return false;
 		}
-		/* a filtered stream's ids only rise; it makes no claim about holes */
-		if (r == 1 && e.id != x->last_id + 1 && x->filter == NULL)
-		{
-			/* whatever came before is whole transactions only if the ts changes here */
-			if (x->count > 0 && e.ts != x->last_ts && !stream_write_boundary(x->out, x->last_id))
-				ok = false;
-			stream_flush(x->out);
-			log_error("hole in the source ids: id %" PRIu64 " follows id %" PRIu64
-					  "; stopped before it", e.id, x->last_id);
-			PQfreemem(buf);
-			x->status = EXIT_REFUSED;
-			return false;
-		}
-		/* stopping: end at the first change of ts, before writing that event */
-		if (r == 1 && stop_requested && (written == 0 || e.ts != x->last_ts))
+		if (r == 1 && take_event(x, &e, &written) <= 0)
 		{
 			PQfreemem(buf);
 			return false;
-		}
-		if (r == 1)
-		{
-			written++;
-			if (!stream_write_event(x->out, &e))
-				ok = false;
-			x->last_id = e.id;
-			x->last_ts = e.ts;
-			x->count++;
-			if ((x->count & 0xffff) == 0)
-				progress(x, false);
 		}
 		PQfreemem(buf);
-		if (!ok)
-		{
-			output_failed(x);
-			return false;
-		}
 	}
 	res = PQgetResult(x->src.pg);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -467,6 +481,99 @@ extract_range(extract *x, uint64_t until)
 	while ((res = PQgetResult(x->src.pg)) != NULL)
 		PQclear(res);
 	return ok;
+}
+
+/*
+ * The first rows after a wake come from a prepared statement with binary
+ * results: one round trip and no parsing or planning, where a COPY query is
+ * parsed and planned every time.  A live stream's wake finds a few events;
+ * one that finds LIVE_ROWS goes on with a COPY from where these end (a new
+ * snapshot, which holds all of these: events are never changed).  Rows come
+ * one at a time (single-row mode), so memory stays at one event, as with
+ * COPY.  Returns 1 when the range is done, 0 when a COPY is to go on with it
+ * (*written events written so far), -1 to stop (x->status tells whether on
+ * a failure).
+ */
+static int
+extract_live(extract *x, uint64_t *written)
+{
+	char		after[24];
+	const char *params[1] = {after};
+	PGresult   *res;
+	int			rows = 0,
+				r = 1;
+
+	if (x->live == 0)
+	{
+		res = PQprepare(x->src.pg, "slate_live", "SELECT id, ts, event FROM events WHERE id > $1::bigint "
+						"ORDER BY id LIMIT " STR(LIVE_ROWS), 0, NULL);
+		x->live = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
+		if (x->live < 0)
+			log_debug("no prepared live query (%s); every wake runs a COPY",
+					  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		PQclear(res);
+	}
+	if (x->live < 0)
+		return 0;
+	snprintf(after, sizeof(after), "%" PRIu64, x->last_id);
+	if (!PQsendQueryPrepared(x->src.pg, "slate_live", 1, params, NULL, NULL, 1) ||
+		!PQsetSingleRowMode(x->src.pg))
+	{
+		conn_report(&x->src, "could not query events", NULL);
+		x->status = EXIT_DB;
+		return -1;
+	}
+	/* read every result, even after a stop or failure, so the connection is free again */
+	while ((res = PQgetResult(x->src.pg)) != NULL)
+	{
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE && r == 1)
+		{
+			stream_event e;
+
+			if (PQnfields(res) != 3 || PQgetlength(res, 0, 0) != 8 || PQgetlength(res, 0, 1) != 8 ||
+				PQgetlength(res, 0, 2) < 1 || PQgetvalue(res, 0, 2)[0] != 1)
+			{
+				log_error("source sent a row this program cannot read after id %" PRIu64, x->last_id);
+				x->status = EXIT_DB;
+				r = -1;
+			}
+			else
+			{
+				e.id = (uint64_t) pg_get_int64(PQgetvalue(res, 0, 0));
+				e.ts = pg_get_int64(PQgetvalue(res, 0, 1));
+				e.event = PQgetvalue(res, 0, 2) + 1;
+				e.event_len = (size_t) PQgetlength(res, 0, 2) - 1;
+				rows++;
+				if (take_event(x, &e, written) <= 0)
+					r = -1;
+			}
+		}
+		else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && r == 1)
+		{
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* the statement is gone (a pooler between us and the server): COPY from now on */
+			if (rows == 0 && state != NULL && strcmp(state, "26000") == 0)
+			{
+				log_debug("the prepared live query is gone; every wake runs a COPY");
+				x->live = -1;
+				r = 0;
+			}
+			else
+			{
+				conn_report(&x->src, "could not query events", res);
+				x->status = EXIT_DB;
+				r = -1;
+			}
+		}
+		PQclear(res);
+	}
+	if (r <= 0)
+		return r;
+	trace_mark("answered");
+	return rows < LIVE_ROWS;
 }
 
 /*
@@ -525,12 +632,21 @@ follow(extract *x)
 	}
 	while (!eof && !stop_requested)
 	{
-		uint64_t	before = x->last_id;
-		int			w = wait_wake(x, in, &eof);
+		uint64_t	before = x->last_id,
+					written;
+		int			w = wait_wake(x, in, &eof),
+					r;
 
 		if (w < 0 || (w == 0 && !eof))
 			break;
-		if (!extract_range(x, 0))
+		trace_mark("woken");
+		written = 0;
+		if (x->filter == NULL && (r = extract_live(x, &written)) != 0)
+		{
+			if (r < 0)
+				break;
+		}
+		else if (!extract_range(x, 0, written))
 			break;
 		if (x->last_id != before || eof)
 		{
@@ -539,6 +655,7 @@ follow(extract *x)
 				output_failed(x);
 				break;
 			}
+			trace_mark("sent");
 			log_debug("extracted through id %" PRIu64, x->last_id);
 		}
 	}
@@ -694,7 +811,7 @@ main(int argc, char **argv)
 			 write_header(&x, (uint64_t) after))
 	{
 		bool		done = (until == 0 || extend_until(&x, (uint64_t *) &until)) &&
-			extract_range(&x, (uint64_t) until) &&
+			extract_range(&x, (uint64_t) until, 0) &&
 			conn_command(&x.src, "could not end the transaction", "COMMIT");
 
 		if (!done && x.status == EXIT_OK && !stop_requested && !x.reader_gone)
