@@ -258,6 +258,36 @@ copying() {
 	assert_equal "$(events_count pg fdst)" 75
 }
 
+@test "--follow live path: small wakes by prepared query and INSERT, a big one by COPY, byte-exact" {
+	db_create pg lsrc source
+	dst=$(fresh_dest pg ldst)
+	lsrc=$(cluster_conninfo pg lsrc)
+	wake=$'\x81\xa4type\xa4wake'
+	{
+		printf '%s' "$wake"
+		sleep 0.5
+		insert_events pg lsrc 3 >/dev/null
+		printf '%s' "$wake"
+		sleep 0.5
+		# one transaction of 600 events: more than the prepared query's 256 rows
+		psql_c pg lsrc "SELECT insert_events((SELECT string_agg(format('(\$1[%s], \$2, %L)', g,
+			json_build_object('n', g, 'pad', repeat('p', g % 50))), ', ') FROM generate_series(1, 600) g))" >/dev/null
+		printf '%s' "$wake"
+		sleep 0.5
+	} | slate-extract --follow -v --log-format=text "$lsrc" 2>"$BATS_TEST_TMPDIR/extract.log" |
+		slate-load -v --log-format=text "$dst" 2>"$BATS_TEST_TMPDIR/load.log"
+	assert_equal "$(events_md5 pg ldst)" "$(events_md5 pg lsrc)"
+	assert_equal "$(events_count pg ldst)" 603
+	# the first wake's three events came by the prepared query and went in by INSERT
+	grep -q "committed 3 events through id 3 (INSERT)" "$BATS_TEST_TMPDIR/load.log" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/load.log")"
+	# the big transaction: 256 rows by the prepared query, the rest by a COPY after them
+	grep -q "COPY (SELECT id, ts, event FROM events WHERE id > 259 ORDER BY id)" "$BATS_TEST_TMPDIR/extract.log" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/extract.log")"
+	grep -q "committed 600 events through id 603 " "$BATS_TEST_TMPDIR/load.log" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/load.log")"
+}
+
 @test "no password in logs or errors" {
 	dst="$(fresh_dest pg pw) password=s3cr3tpw"
 	run --separate-stderr slate-load --log-format=json "$dst" <"$BATS_FILE_TMPDIR/all.mp"

@@ -118,6 +118,21 @@ load_damaged() {
 	assert_equal "$(psql_c pg notjson "SELECT count(*) FROM events")" 0
 }
 
+@test "a live batch the destination refuses is named like a COPY's; the transactions before it stay" {
+	db_create pg notjsonlive destination >/dev/null
+	# pauses make slate-load idle at each boundary: its live INSERT path
+	run --separate-stderr bash -c '{ cat "$1"; sleep 0.5; source "$2"; mp_event 31 1700000000 0 "not json"
+		mp_boundary 31; sleep 0.5; mp_end 31 31; } | slate-load -v --log-format=text "$3"' - \
+		"$BATS_FILE_TMPDIR/good.mp" "$BATS_TEST_DIRNAME/mp.bash" "$(cluster_conninfo pg notjsonlive)"
+	assert_failure 3
+	[[ $stderr == *"the live INSERT was refused"* ]] || fail "the live path was not taken: $stderr"
+	[[ $(grep -c ERROR <<<"$stderr") -eq 1 ]] || fail "not one error line: $stderr"
+	[[ $stderr == *"event 31 refused by the destination: invalid input syntax for type json"* ]] ||
+		fail "$stderr"
+	# the two whole transactions before it are committed; nothing of event 31
+	assert_equal "$(psql_c pg notjsonlive "SELECT count(*), max(id) FROM events")" "30|30"
+}
+
 # follow_to FILE: slate-extract --follow of the source into FILE
 follow_to() {
 	slate-extract --follow --log-format=text "$SRC" >"$1"

@@ -17,12 +17,14 @@
 #include "repair.h"
 #include "signals.h"
 #include "stream.h"
+#include "trace.h"
 #include "version.h"
 
 #define PROG "slate-load"
 #define MAX_MESSAGE (256 * 1024 * 1024)	/* a jsonb value is at most 255 MB */
 #define HOLD_CAP (4 * 1024 * 1024)		/* held-back transaction bytes before spilling */
 #define PUT_CHUNK (64 * 1024)
+#define LIVE_MAX (256 * 1024)	/* held bytes a live INSERT takes; above it, COPY */
 #define LOCK_KEY EVENTS_WRITER_LOCK_KEY	/* advisory lock: one writer per destination */
 
 typedef struct load
@@ -52,6 +54,9 @@ typedef struct load
 
 	bool		in_batch;		/* a transaction with an open COPY */
 	uint64_t	batch_events;
+	int			live;			/* the prepared live INSERT: 0 not yet, 1 ready, -1 off */
+	char	   *arrays;			/* its three parameters, built from the held rows */
+	size_t		arrays_cap;
 
 	/* the current source transaction, held back until we know it is whole */
 	char	   *hold;
@@ -118,6 +123,7 @@ usage(void)
 		   PROG, PROG);
 }
 
+static bool maybe_commit(load *l, bool idle);
 static bool restore_check(load *l);
 static bool restore_batch_begin(load *l);
 static bool restore_batch_end(load *l, bool commit);
@@ -257,6 +263,17 @@ copy_failed(load *l, const PGresult *res)
 	l->status = EXIT_INPUT;
 }
 
+/* the batch through l->pos is committed, by "how" (COPY or INSERT) */
+static void
+batch_committed(load *l, const char *how)
+{
+	l->total += l->batch_events;
+	l->committed = l->pos;
+	trace_mark("committed");
+	log_debug("committed %" PRIu64 " events through id %" PRIu64 " (%s)", l->batch_events, l->committed, how);
+	log_commit(l, false);
+}
+
 /* end the COPY and commit (or, with abort_reason, abandon it); false on failure */
 static bool
 batch_end(load *l, const char *abort_reason)
@@ -291,10 +308,7 @@ batch_end(load *l, const char *abort_reason)
 		l->pos = l->committed;
 		return ok;
 	}
-	l->total += l->batch_events;
-	l->committed = l->pos;
-	log_debug("committed %" PRIu64 " events through id %" PRIu64, l->batch_events, l->committed);
-	log_commit(l, false);
+	batch_committed(l, "COPY");
 	return true;
 }
 
@@ -360,6 +374,152 @@ spill(load *l)
 		return false;
 	l->spilled = true;
 	return true;
+}
+
+/*
+ * The live path: at an idle boundary with no COPY open, the held transaction
+ * goes in as one prepared INSERT of three binary arrays, run as its own
+ * transaction (autocommit).  That is one round trip where a COPY takes two
+ * (its CopyInResponse, then its completion).  An array element is a length
+ * and the value's binary form, exactly a field of a binary COPY row, so the
+ * arrays are cut from the held rows as they are.
+ */
+static const char live_sql[] =
+	"INSERT INTO events (id, ts, event) "
+	"SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::jsonb[])";
+
+static bool
+live_usable(load *l)
+{
+	PGresult   *res;
+
+	if (l->live == 0)
+	{
+		res = PQprepare(l->dst.pg, "slate_live", live_sql, 0, NULL);
+		l->live = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
+		if (l->live < 0)
+			log_debug("no live INSERT (%s); every batch is a COPY",
+					  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		PQclear(res);
+	}
+	return l->live > 0;
+}
+
+/* a one-dimensional array header: no nulls, element type oid, n elements from 1 */
+static char *
+array_header(char *p, uint32_t oid, uint64_t n)
+{
+	const uint32_t v[5] = {1, 0, oid, (uint32_t) n, 1};
+
+	for (int i = 0; i < 5; i++, p += 4)
+	{
+		p[0] = (char) (v[i] >> 24);
+		p[1] = (char) (v[i] >> 16);
+		p[2] = (char) (v[i] >> 8);
+		p[3] = (char) v[i];
+	}
+	return p;
+}
+
+/*
+ * Send the held transaction as the live INSERT.  Returns 1 committed, 0 when
+ * the server refused it (nothing written: the caller sends it again as a
+ * COPY, whose errors name the event), -1 when the connection failed.
+ */
+static int
+live_insert(load *l)
+{
+	size_t		n = l->hold_events;
+	size_t		fixed = 20 + n * 12;	/* id and ts arrays: header, then length + 8 bytes */
+	size_t		need = 2 * fixed + 20 + l->hold_len;
+	const char *values[3];
+	int			lengths[3];
+	const int	formats[3] = {1, 1, 1};
+	char	   *ids,
+			   *tss,
+			   *evs;
+	const char *p = l->hold,
+			   *end = l->hold + l->hold_len;
+	PGresult   *res;
+	int			ok;
+
+	if (need > l->arrays_cap)
+	{
+		char	   *a = realloc(l->arrays, need);
+
+		if (a == NULL)
+			return 0;
+		l->arrays = a;
+		l->arrays_cap = need;
+	}
+	values[0] = l->arrays;
+	values[1] = l->arrays + fixed;
+	values[2] = l->arrays + 2 * fixed;
+	ids = array_header(l->arrays, 20, n);	/* int8 */
+	tss = array_header(l->arrays + fixed, 1184, n);	/* timestamptz */
+	evs = array_header(l->arrays + 2 * fixed, 3802, n);	/* jsonb */
+	while (p < end)
+	{
+		/* a held row: field count (2), id (4 + 8), ts (4 + 8), event (4 + len) */
+		size_t		len = 4 + (((size_t) (unsigned char) p[26] << 24) | ((size_t) (unsigned char) p[27] << 16) |
+							   ((size_t) (unsigned char) p[28] << 8) | (size_t) (unsigned char) p[29]);
+
+		memcpy(ids, p + 2, 12);
+		memcpy(tss, p + 14, 12);
+		memcpy(evs, p + 26, len);
+		ids += 12;
+		tss += 12;
+		evs += len;
+		p += 26 + len;
+	}
+	lengths[0] = lengths[1] = (int) fixed;
+	lengths[2] = (int) (evs - values[2]);
+
+	res = PQexecPrepared(l->dst.pg, "slate_live", 3, values, lengths, formats, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : PQstatus(l->dst.pg) == CONNECTION_OK ? 0 : -1;
+	if (ok == 0)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		log_debug("the live INSERT was refused (%s); sending it as a COPY",
+				  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		/* the statement is gone (a pooler between us and the server): COPY from now on */
+		if (state != NULL && strcmp(state, "26000") == 0)
+			l->live = -1;
+	}
+	else if (ok < 0)
+	{
+		conn_report(&l->dst, "INSERT failed", res);
+		l->status = EXIT_DB;
+	}
+	PQclear(res);
+	if (ok <= 0)
+		return ok;
+	l->batch_events = l->hold_events;
+	l->pos = l->hold_last;
+	l->hold_len = 0;
+	l->hold_events = 0;
+	batch_committed(l, "INSERT");
+	return 1;
+}
+
+/*
+ * A boundary: the held transaction is whole.  Idle with nothing else open,
+ * it goes in as the live INSERT; otherwise it joins the COPY batch, which
+ * commits when idle or full.
+ */
+static bool
+boundary(load *l, bool idle)
+{
+	if (idle && !l->in_batch && !l->restore && !l->spilled && l->hold_events > 0 &&
+		l->hold_len <= LIVE_MAX && live_usable(l))
+	{
+		int			r = live_insert(l);
+
+		if (r != 0)
+			return r > 0;
+	}
+	return hold_flush(l) && maybe_commit(l, idle);
 }
 
 static bool
@@ -796,17 +956,16 @@ run(load *l)
 					salvage(l);
 					return;
 				}
-				if (!hold_flush(l))
-					return;
+				trace_mark("boundary");
 				if (m.last_id > l->source_max)
 					l->source_max = m.last_id;
 				if (m.type == MSG_END)
 				{
 					l->ended = true;
-					if (!batch_end(l, NULL))
+					if (!hold_flush(l) || !batch_end(l, NULL))
 						return;
 				}
-				else if (!maybe_commit(l, stream_reader_idle(l->in)))
+				else if (!boundary(l, stream_reader_idle(l->in)))
 					return;
 				break;
 			case MSG_WAKE:
@@ -943,6 +1102,7 @@ main(int argc, char **argv)
 	repair_free(l.rep);
 	PQclear(l.last_res);
 	free(l.hold);
+	free(l.arrays);
 	stream_reader_free(l.in);
 	PQclear(l.restore_last);
 	conn_close(&l.dst);
