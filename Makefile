@@ -37,7 +37,7 @@ endif
 PROGRAMS = $(patsubst src/%/,bin/slate-%,$(sort $(dir $(wildcard src/*/*.c))))
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
-HEADERS = $(wildcard lib/*.h lib/*/*.h)
+HEADERS = $(wildcard lib/*.h lib/*/*.h src/*/*.h)
 
 # test tools live under test/<tool>/ and build into test/bin/
 TEST_PROGRAMS = $(patsubst test/%/,test/bin/slate-%,$(sort $(dir $(wildcard test/*/*.c))))

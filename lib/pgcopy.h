@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "stream.h"
 
@@ -26,7 +27,9 @@ int pgcopy_parse_row(const char *buf, size_t len, bool *header_seen, stream_even
 /* encode e as one binary COPY row into dst (PGCOPY_EVENT_OVERHEAD + e->event_len bytes) */
 size_t pgcopy_encode_event(char *dst, const stream_event *e);
 
-/* big-endian helpers for binary results */
+/* big-endian helpers for binary results, COPY rows and array parameters */
 int64_t pg_get_int64(const char *p);
+uint32_t pg_get_uint32(const char *p);
+void pg_put_uint32(char *p, uint32_t v);
 
 #endif
