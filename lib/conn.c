@@ -10,13 +10,12 @@
 #include "log.h"
 #include "signals.h"
 
-/* copy a libpq message into buf as one line: newlines become "; ", trailing ones dropped */
-static void
-one_line(char *buf, size_t n, const char *msg)
+void
+conn_one_line(char *buf, size_t n, const char *msg)
 {
 	size_t		p = 0;
 
-	for (; *msg && p + 3 < n; msg++)
+	for (; msg && *msg && p + 3 < n; msg++)
 	{
 		if (*msg == '\n')
 		{
@@ -69,11 +68,7 @@ static bool
 connect_wait(PGconn *pg, int timeout_s, const char **why)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	struct timespec now;
-	double		deadline;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	deadline = now.tv_sec + now.tv_nsec / 1e9 + (timeout_s > 0 ? timeout_s : 1e9);
+	double		deadline = now_s() + (timeout_s > 0 ? timeout_s : 1e9);
 	while (st != PGRES_POLLING_OK)
 	{
 		struct pollfd p = {.fd = PQsocket(pg)};
@@ -87,8 +82,7 @@ connect_wait(PGconn *pg, int timeout_s, const char **why)
 			*why = "stopped by signal";
 			return false;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = deadline - (now.tv_sec + now.tv_nsec / 1e9);
+		left = deadline - now_s();
 		if (left <= 0)
 		{
 			*why = "timeout expired";
@@ -145,7 +139,7 @@ conn_open(slate_conn *c, const char *role, const char *conninfo, int timeout_s)
 	describe(c);
 	if (PQstatus(c->pg) != CONNECTION_OK)
 	{
-		one_line(msg, sizeof(msg), why ? why : PQerrorMessage(c->pg));
+		conn_one_line(msg, sizeof(msg), why ? why : PQerrorMessage(c->pg));
 		if (why == NULL || strcmp(why, "stopped by signal") != 0)
 			log_error("could not connect to %s (%s): %s", role, c->desc, msg);
 		strcpy(c->sqlstate, "08001");
@@ -173,7 +167,7 @@ conn_report(slate_conn *c, const char *what, const PGresult *res)
 
 	if (text == NULL || *text == '\0')
 		text = PQerrorMessage(c->pg);
-	one_line(msg, sizeof(msg), text);
+	conn_one_line(msg, sizeof(msg), text);
 	if (state == NULL && PQstatus(c->pg) == CONNECTION_BAD)
 		state = "08006";
 	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");

@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,7 +12,6 @@ static int	trace_fd = -2;		/* -2: not looked at yet, -1: off */
 void
 trace_mark(const char *what)
 {
-	struct timespec t;
 	char		line[128];
 	int			n;
 
@@ -32,9 +30,7 @@ trace_mark(const char *what)
 			return;
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	n = snprintf(line, sizeof(line), "%s %s %lld.%09ld\n", log_program(), what,
-				 (long long) t.tv_sec, (long) t.tv_nsec);
+	n = snprintf(line, sizeof(line), "%s %s %.9f\n", log_program(), what, now_s());
 	/* one write to an O_APPEND file: lines of different programs never mix */
 	if (n > 0 && write(trace_fd, line, (size_t) n) < 0)
 		trace_fd = -1;

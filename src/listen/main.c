@@ -31,17 +31,11 @@
 #define BACKOFF_MAX_MS 5000
 #define DRAIN_ROUNDS 8			/* reads per burst before the wake goes out anyway */
 
-/*
- * TCP keepalives, so an idle connection to a vanished server fails within
- * about 25 s instead of hours; keywords in the user's CONNINFO win.
- */
-#define KEEPALIVE_DEFAULTS "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3"
-
 typedef struct listener
 {
 	slate_conn	src;
 	stream_writer *out;
-	char	   *conninfo;		/* the user's, with keepalive defaults; holds any password */
+	const char *conninfo;		/* the user's; conn_open adds keepalives */
 	const char *channel;
 	int			connect_timeout;
 	int64_t		interval_ms;
@@ -54,13 +48,11 @@ typedef struct listener
 	int			status;
 } listener;
 
+/* monotonic milliseconds */
 static int64_t
 now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return (int64_t) (now_s() * 1000);
 }
 
 static void
@@ -134,96 +126,6 @@ bad:
 	return false;
 }
 
-/* append " key='value'" to buf at *pos, quoting as libpq's conninfo parser expects */
-static void
-append_keyword(char *buf, size_t *pos, const char *key, const char *val)
-{
-	*pos += (size_t) sprintf(buf + *pos, " %s='", key);
-	for (; *val; val++)
-	{
-		if (*val == '\'' || *val == '\\')
-			buf[(*pos)++] = '\\';
-		buf[(*pos)++] = *val;
-	}
-	buf[(*pos)++] = '\'';
-	buf[*pos] = '\0';
-}
-
-/*
- * The user's CONNINFO (key=value string, URI, bare database name or NULL)
- * rewritten as one key=value string that starts with our keepalive defaults,
- * so conn_open still applies libpq's environment and the user's keywords win.
- * Returns malloc'd text (NULL: out of memory).  A CONNINFO libpq cannot parse
- * comes back unchanged so that connecting reports the error as usual.
- */
-static char *
-conninfo_with_keepalives(const char *conninfo)
-{
-	PQconninfoOption *opts = NULL;
-	char	   *err = NULL;
-	char	   *buf;
-	size_t		size = sizeof(KEEPALIVE_DEFAULTS);
-	size_t		pos;
-	bool		is_conninfo;
-
-	if (conninfo == NULL)
-		return strdup(KEEPALIVE_DEFAULTS);
-	/* libpq's own test: anything else is a database name */
-	is_conninfo = strncmp(conninfo, "postgresql://", 13) == 0 ||
-		strncmp(conninfo, "postgres://", 11) == 0 || strchr(conninfo, '=') != NULL;
-	if (is_conninfo)
-	{
-		opts = PQconninfoParse(conninfo, &err);
-		if (opts == NULL)
-		{
-			PQfreemem(err);
-			return strdup(conninfo);
-		}
-		for (PQconninfoOption *o = opts; o->keyword; o++)
-			if (o->val != NULL)
-				size += strlen(o->keyword) + 2 * strlen(o->val) + 4;
-	}
-	else
-		size += strlen("dbname") + 2 * strlen(conninfo) + 4;
-
-	buf = malloc(size);
-	if (buf != NULL)
-	{
-		strcpy(buf, KEEPALIVE_DEFAULTS);
-		pos = strlen(buf);
-		if (opts == NULL)
-			append_keyword(buf, &pos, "dbname", conninfo);
-		else
-			for (PQconninfoOption *o = opts; o->keyword; o++)
-				if (o->val != NULL)
-					append_keyword(buf, &pos, o->keyword, o->val);
-	}
-	if (opts != NULL)
-		PQconninfoFree(opts);
-	return buf;
-}
-
-/* copy a libpq message into buf as one line */
-static void
-flatten(char *buf, size_t n, const char *msg)
-{
-	size_t		p = 0;
-
-	for (; msg && *msg && p + 3 < n; msg++)
-	{
-		if (*msg != '\n')
-			buf[p++] = *msg;
-		else if (msg[1] != '\0')
-		{
-			buf[p++] = ';';
-			buf[p++] = ' ';
-			while (msg[1] == ' ' || msg[1] == '\t')
-				msg++;
-		}
-	}
-	buf[p] = '\0';
-}
-
 /*
  * Server messages outside a query.  A FATAL one (pg_terminate_backend, a
  * shutdown) explains the hang-up that follows, so it is kept for that
@@ -237,7 +139,7 @@ on_notice(void *arg, const PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	char		msg[448];
 
-	flatten(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	conn_one_line(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
 		snprintf(l->fatal, sizeof(l->fatal), "%s (SQLSTATE %.5s)", msg, state ? state : "?????");
 	else if (severity && strcmp(severity, "WARNING") == 0)
@@ -258,7 +160,7 @@ note_loss(listener *l, const PGresult *res)
 		snprintf(l->why, sizeof(l->why), "%s", l->fatal);
 		return;
 	}
-	flatten(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(l->src.pg));
+	conn_one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(l->src.pg));
 	if (state)
 		snprintf(l->why, sizeof(l->why), "%s (SQLSTATE %.5s)", msg, state);
 	else
@@ -576,8 +478,8 @@ main(int argc, char **argv)
 	sigdelset(&l.wait_mask, SIGTERM);
 
 	l.out = stream_writer_new(STDOUT_FILENO);
-	l.conninfo = conninfo_with_keepalives(conninfo);
-	if (l.out == NULL || l.conninfo == NULL)
+	l.conninfo = conninfo;
+	if (l.out == NULL)
 	{
 		log_error("out of memory");
 		l.status = EXIT_IO;
@@ -598,10 +500,5 @@ main(int argc, char **argv)
 cleanup:
 	stream_writer_free(l.out);
 	conn_close(&l.src);
-	if (l.conninfo)
-	{
-		explicit_bzero(l.conninfo, strlen(l.conninfo));
-		free(l.conninfo);
-	}
 	return l.status;
 }
