@@ -434,10 +434,10 @@ caught_up() {
 	# the source serves the publisher's listen and extract, nothing per destination
 	assert_equal "$(psql_c pg postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'live'")" 2
 	kill -INT "$via"
-	wait_exit "$via" 10
+	wait_exit "$via" 10 || { cat "$BATS_TEST_TMPDIR/via.log" >&2; false; }
 	assert_equal "$STATUS" 0
 	kill -INT "$pub"
-	wait_exit "$pub" 10
+	wait_exit "$pub" 10 || { cat "$BATS_TEST_TMPDIR/pub.log" >&2; false; }
 	assert_equal "$STATUS" 0
 	assert_regex "$(cat "$BATS_TEST_TMPDIR/via.log")" "replicating NATS stream $STREAM at $NATS_URL to 2 destination\(s\)"
 	assert_regex "$(cat "$BATS_TEST_TMPDIR/pub.log")" "publishing .*dbname=live.* to $NATS_URL stream $STREAM after id 0"

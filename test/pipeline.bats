@@ -569,7 +569,7 @@ kill_stage_test() {
 	kill -INT -- "-$PID"
 	# the README's promise: Ctrl-C stops every stage within 2 seconds
 	wait_exit "$PID" 2 || fail "still running 2 s after Ctrl-C: $(cat "$BATS_TEST_TMPDIR/p.log")"
-	assert_equal "$STATUS" 0
+	((STATUS == 0)) || fail "exit status $STATUS after Ctrl-C: $(cat "$BATS_TEST_TMPDIR/p.log")"
 	[[ -z $(pgrep -g "$PID") ]] || fail "left running: $(pgrep -a -g "$PID")"
 	stop_inserter sigint
 	assert_boundary_prefix src sigint dst sigint

@@ -191,7 +191,8 @@ wait_exit() {
 	while running "$1" && (($(now_us) < deadline)); do sleep 0.02; done
 	WAITED_MS=$(elapsed_ms "$t0")
 	if running "$1"; then
-		echo "wait_exit: process $1 still runs after $2 s" >&2
+		echo "wait_exit: process $1 still runs after $2 s; it and its children:" >&2
+		ps -o pid,stat,etime,wchan:20,args --pid "$1" --ppid "$1" >&2 || true
 		return 1
 	fi
 	STATUS=0
