@@ -9,7 +9,8 @@
 # Two throwaway clusters with production durability (fsync, synchronous
 # commit, full-page writes on; shared_buffers 256MB): "src" (wal_level =
 # logical) filled with EVENTS realistic events through insert_events()
-# (~480 bytes of JSON, 15 per transaction), and "dst".  Then alternates,
+# (~480 bytes of JSON, 15 per transaction, or EVENTS_PER_TXN from the
+# environment), and "dst".  Then alternates,
 # ROUNDS times, each into a fresh destination database on dst with the slate
 # indexes, after a CHECKPOINT of both:
 #   raw        psql COPY ... TO STDOUT (FORMAT binary) | psql COPY ... FROM STDIN

@@ -7,8 +7,9 @@
 # Starts a throwaway cluster with production durability (fsync, synchronous
 # commit, full-page writes on; shared_buffers 256MB), fills a source with
 # EVENTS realistic events through insert_events() (~480 bytes of JSON, 15 per
-# transaction), then alternates, ROUNDS times, each into a fresh destination
-# with the slate indexes (sql/destination.sql), after a CHECKPOINT:
+# transaction, or EVENTS_PER_TXN from the environment), then alternates,
+# ROUNDS times, each into a fresh destination with the slate indexes
+# (sql/destination.sql), after a CHECKPOINT:
 #   raw       psql COPY (SELECT ... ORDER BY id) TO STDOUT (FORMAT binary)
 #             | psql COPY events FROM STDIN (FORMAT binary)   (one transaction)
 #   slate-off slate-extract | slate-load                       (the default)

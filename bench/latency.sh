@@ -9,7 +9,10 @@
 # of the destination, default 50), PHASES (which of "slate slate-on logical"
 # to run, default all three), HOPS=1 (the programs write SLATE_TRACE marks
 # and each line is followed by the median time of each hop; the marks cost
-# a write(2) each, so leave it off for the figures themselves).
+# a write(2) each, so leave it off for the figures themselves), TCP=1 (the
+# replicator reaches both servers over TCP on 127.0.0.1, as the subscription
+# does, instead of Unix sockets), NOTIFY=id (the source's notify trigger
+# sends {table, id} instead of the whole event: sql/notify-id-only.sql).
 #
 # Two throwaway clusters with production durability (fsync, synchronous
 # commit, full-page writes on): "src" (wal_level = logical) holding the
@@ -44,12 +47,22 @@ db_create dst lr destination
 SRC=$(cluster_conninfo src src)
 SLATE=$(cluster_conninfo dst slate)
 LR=$(cluster_conninfo dst lr)
+# what the replicator connects with (the driver always uses the sockets)
+REPL_SRC=$SRC REPL_DST=$SLATE
+if [[ ${TCP:-0} == 1 ]]; then
+	REPL_SRC="host=127.0.0.1 port=$src_PORT dbname=src user=postgres"
+	REPL_DST="host=127.0.0.1 port=$dst_PORT dbname=slate user=postgres"
+fi
+if [[ ${NOTIFY:-event} == id ]]; then
+	psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f "$ROOT/sql/notify-id-only.sql" >/dev/null
+fi
 psql_c src src "CREATE PUBLICATION bench_pub FOR TABLE events" >/dev/null
 psql_c dst lr "CREATE SUBSCRIPTION bench_sub CONNECTION 'host=127.0.0.1 port=$src_PORT dbname=src user=postgres'
 	PUBLICATION bench_pub WITH (enabled = false)" >/dev/null
 
 machine
 echo "settings: $(tr '\n' ';' <<<"$BENCH_SETTINGS") wal_level = logical on src"
+echo "replicator: $([[ ${TCP:-0} == 1 ]] && echo TCP on 127.0.0.1 || echo Unix sockets); notify payload: ${NOTIFY:-event}"
 echo "driver:  poll every ${POLL_US} us + round trip; concurrent inserter: $RATE transactions/s of 15 events"
 echo
 
@@ -95,7 +108,7 @@ printf '%-36s %5s %2s %8s %8s %8s %8s %8s %9s %7s\n' "case (latency in ms)" txns
 
 # the replicator as users run it
 if [[ " $PHASES " == *" slate "* ]]; then
-"$TMP/pipeline.sh" --source "$SRC" --destination "$SLATE" --log-format json 2>"$TMP/pipeline.log" &
+"$TMP/pipeline.sh" --source "$REPL_SRC" --destination "$REPL_DST" --log-format json 2>"$TMP/pipeline.log" &
 pids=($!)
 phase "slate (pipeline.sh)" "$SLATE"
 stop_pids
@@ -104,11 +117,11 @@ fi
 # the same chain (as pipeline.sh builds it), slate-load with synchronous_commit on
 if [[ " $PHASES " == *" slate-on "* ]]; then
 mkfifo "$TMP/wake" "$TMP/events"
-slate-listen --reconnect --poll-interval 5 --log-format json "$SRC" >"$TMP/wake" 2>>"$TMP/pipeline.log" &
+slate-listen --reconnect --poll-interval 5 --log-format json "$REPL_SRC" >"$TMP/wake" 2>>"$TMP/pipeline.log" &
 pids=($!)
-slate-extract --follow --log-format json "$SRC" <"$TMP/wake" >"$TMP/events" 2>>"$TMP/pipeline.log" &
+slate-extract --follow --log-format json "$REPL_SRC" <"$TMP/wake" >"$TMP/events" 2>>"$TMP/pipeline.log" &
 pids+=($!)
-slate-load --synchronous-commit=on --log-format json "$SLATE" <"$TMP/events" 2>>"$TMP/pipeline.log" &
+slate-load --synchronous-commit=on --log-format json "$REPL_DST" <"$TMP/events" 2>>"$TMP/pipeline.log" &
 pids+=($!)
 phase "slate, load sync commit on" "$SLATE"
 stop_pids

@@ -63,14 +63,15 @@ machine() {
 }
 
 # fill_source CLUSTER DB N: N realistic events (~480 bytes of JSON, 15 per
-# transaction) through insert_events(), the way applications write them.
+# transaction, or EVENTS_PER_TXN) through insert_events(), the way
+# applications write them.
 # With production durability that takes minutes per million, so the rows are
 # kept as a binary COPY file in $BENCH_CACHE (default /tmp/slate-bench-cache)
 # and a later run with the same N loads that instead (triggers off, the id
 # table set as insert_events() would have left it).
 fill_source() {
 	local cache=${BENCH_CACHE:-/tmp/slate-bench-cache} file
-	file=$cache/events-$3.copy
+	file=$cache/events-$3-x${EVENTS_PER_TXN:-15}.copy
 	if [[ -s $file ]]; then
 		psql -X -q -v ON_ERROR_STOP=1 -d "$(cluster_conninfo "$1" "$2")" >/dev/null <<-EOF
 			BEGIN;
@@ -81,7 +82,8 @@ fill_source() {
 		EOF
 		FILLED_FROM=$file
 	else
-		insert_events "$1" "$2" "$3" >/dev/null
+		# one commit per transaction: without the flush at each it takes minutes, not hours
+		PGOPTIONS="-c synchronous_commit=off" insert_events "$1" "$2" "$3" >/dev/null
 		mkdir -p "$cache"
 		psql -X -q -v ON_ERROR_STOP=1 -d "$(cluster_conninfo "$1" "$2")" \
 			-c "\\copy (SELECT id, ts, event FROM events ORDER BY id) TO '$file.tmp' (FORMAT binary)" &&

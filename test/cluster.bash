@@ -297,7 +297,8 @@ events_md5() {
 }
 
 # insert_events NAME DB N [SIZE]: insert N events through insert_events(),
-# committing every 15 events, each about SIZE bytes (default 480) of JSON.
+# committing every 15 events (EVENTS_PER_TXN), each about SIZE bytes
+# (default 480) of JSON.
 insert_events() {
 	local name=$1 db=$2 n=$3 size=${4:-480}
 	psql_c "$name" "$db" "$(events_generator_sql "$n" "$size")"
@@ -313,7 +314,7 @@ events_generator_sql() {
 		DECLARE
 			total int := $1;
 			size int := $2;
-			per_txn int := 15;
+			per_txn int := ${EVENTS_PER_TXN:-15};
 			done int := 0;
 			k int;
 			rows text;
