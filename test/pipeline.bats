@@ -590,6 +590,20 @@ kill_stage_test() {
 	[[ -z $(pgrep -g "$PID") ]] || fail "left running: $(pgrep -a -g "$PID")"
 }
 
+@test "SIGTERM to every stage, not to pipeline.sh (systemd's stop): exit 0, \"stopped\", no error" {
+	new_source stagestop 300
+	new_dest stagestop
+	start_pipeline p --source "$(src_of stagestop)" --destination "$(dst_of stagestop)" --poll-interval 1
+	wait_caught_up stagestop stagestop
+	# the stages alone, as when the signal reaches them before the shell
+	pkill -TERM -g "$PID" -x 'slate-(listen|extract|load)'
+	wait_exit "$PID" 5 || fail "still running 5 s after the stages were stopped: $(cat "$BATS_TEST_TMPDIR/p.log")"
+	((STATUS == 0)) || fail "exit status $STATUS: $(cat "$BATS_TEST_TMPDIR/p.log")"
+	grep -q "INFO slate-replicator: stopped" "$BATS_TEST_TMPDIR/p.log"
+	! grep -q "ERROR" "$BATS_TEST_TMPDIR/p.log"
+	assert_boundary_prefix src stagestop dst stagestop
+}
+
 # --- passwords -----------------------------------------------------------
 
 @test "config passwords: never in ps, a 0600 pgpass file removed at exit" {
