@@ -247,7 +247,7 @@ stage_names=(slate-listen slate-extract slate-load slate-publish slate-consume)
 
 # run_once: start every destination's stages and return when one stops
 run_once() {
-	local i p='' st dest_of=() stage_of=() status=() failed='' deadline pos after tick
+	local i p='' st dest_of=() stage_of=() status=() failed='' deadline pos after
 	pids=()
 	if [[ -n $publish ]]; then
 		# the source side, once: from the stream's last event on
@@ -289,25 +289,14 @@ run_once() {
 	done
 	((${#dests[@]})) && log info "replicating ${via:+NATS stream $stream at }${via:-$source} to ${#dests[@]} destination(s), up to $max_events events per write"
 
-	# the first stage to stop ends the run; then stop the rest within 2 seconds.
-	# A tick ends the wait every second: a trapped signal that arrives just as
-	# `wait -n` begins can be left pending until the wait returns (seen under
-	# load as a Ctrl-C ignored for good), and bash runs the trap then.
-	tick=''
+	# the first stage to stop ends the run; then stop the rest within 2 seconds
 	while :; do
-		[[ -n $tick ]] || { sleep 1 & tick=$!; }
-		wait -n -p p "${pids[@]}" "$tick"
+		wait -n -p p "${pids[@]}"
 		st=$?
 		p=${p:-}	# wait -p leaves it unset when a trapped signal interrupts it
-		if [[ -n $p && $p == "$tick" ]]; then
-			tick=''
-			((stopping)) && { p=''; break; }
-			continue
-		fi
 		[[ -n $p ]] && break
 		((stopping)) && break
 	done
-	[[ -n $tick ]] && { kill "$tick" 2>/dev/null; wait "$tick" 2>/dev/null; }
 	for i in "${!pids[@]}"; do [[ ${pids[i]} == "$p" ]] && status[i]=$st; done
 	if ((!stopping)); then
 		for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -323,9 +312,9 @@ run_once() {
 	rm -f "$WORK"/wake.* "$WORK"/events.*
 	pids=()
 	((stopping)) && return 0
-	# every stage ended cleanly: they were stopped by a signal sent to them
-	# (a Ctrl-C or systemd's stop reaches the whole process group, and the
-	# stages may see it before this shell does), not by a failure
+	# every stage ended cleanly: a signal sent to them stopped them (a Ctrl-C
+	# or systemd's stop reaches the whole group; this shell may see it later,
+	# or never when it was started with SIGINT ignored), not a failure
 	for i in "${!status[@]}"; do ((status[i] == 0)) || break; done
 	if ((status[i] == 0)); then
 		stopping=1

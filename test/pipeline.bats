@@ -79,7 +79,10 @@ wait_caught_up() {
 start_pipeline() {
 	local name=$1
 	shift
-	bg_start PID "$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
+	# SIGINT as a terminal gives it: a suite started in the background
+	# (make test &) passes SIGINT on ignored, and a shell cannot trap a
+	# signal ignored when it started, so the Ctrl-C tests would test nothing
+	bg_start PID env --default-signal=INT,QUIT "$SLATE_ROOT/pipeline.sh" --log-format=text "$@" \
 		>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log"
 }
 
