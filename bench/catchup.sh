@@ -40,7 +40,7 @@ t=$(now)
 fill_source src src "$N"
 echo "filled:  from $FILLED_FROM"
 echo "source:  $N events, $(psql_c src src "SELECT round(avg(length(event::text))) FROM events") bytes" \
-	"of JSON per event, 15 per transaction, filled in $(printf %.0f "$(elapsed "$t")") s"
+	"of JSON per event, ${EVENTS_PER_TXN:-15} per transaction, filled in $(printf %.0f "$(elapsed "$t")") s"
 psql -X -q -d "$SRC" -c "COPY (SELECT id, ts, event FROM events ORDER BY id) TO STDOUT (FORMAT binary)" >/dev/null
 echo
 
