@@ -159,7 +159,12 @@ pause_ms(listener *l, int64_t ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 
 	if (ppoll(NULL, 0, &ts, &l->wait_mask) < 0 && errno != EINTR)
+	{
+		/* a failure, not a stop: pipeline.sh must not take the clean exit for one */
+		log_error("could not wait to reconnect: %s", strerror(errno));
+		l->status = EXIT_DB;
 		return false;
+	}
 	return !stop_requested;
 }
 
