@@ -158,6 +158,17 @@ conn_close(slate_conn *c)
 	c->pg = NULL;
 }
 
+const char *
+conn_why(const slate_conn *c, const PGresult *res, char *buf, size_t n)
+{
+	const char *text = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	conn_one_line(buf, n, text ? text : PQerrorMessage(c->pg));
+	if (buf[0] == '\0')
+		snprintf(buf, n, "unknown error");
+	return buf;
+}
+
 void
 conn_report(slate_conn *c, const char *what, const PGresult *res)
 {

@@ -33,6 +33,9 @@ bool conn_command(slate_conn *c, const char *what, const char *sql);
 /* log the error carried by res (or the connection) for "what" and record the SQLSTATE */
 void conn_report(slate_conn *c, const char *what, const PGresult *res);
 
+/* the primary message of res's error (without one, the connection's) as one line in buf; returns buf */
+const char *conn_why(const slate_conn *c, const PGresult *res, char *buf, size_t n);
+
 /* copy a libpq message (NULL: none) into buf as one line: newlines become "; ", a trailing one is dropped */
 void conn_one_line(char *buf, size_t n, const char *msg);
 

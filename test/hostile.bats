@@ -133,6 +133,81 @@ load_damaged() {
 	assert_equal "$(psql_c pg notjsonlive "SELECT count(*), max(id) FROM events")" "30|30"
 }
 
+# live_stream: the good start, then events 31..34 as four one-event
+# transactions, each after a pause, so slate-load is idle at every boundary
+# and each goes by its live path when it can
+live_stream() {
+	cat "$BATS_FILE_TMPDIR/good.mp"
+	for id in 31 32 33 34; do
+		sleep 0.3
+		mp_event $id $((1700000000 + id)) 0 "{\"n\": $id}"
+		mp_boundary $id
+	done
+	mp_end 34 34
+}
+
+# load_live NAME: live_stream into the destination NAME, slate-load -v
+load_live() {
+	run --separate-stderr slate-load -v --log-format=text "$(cluster_conninfo pg "$1")" < <(live_stream)
+}
+
+@test "the live INSERT writes what a COPY writes: an identity id, rules, a refusing trigger" {
+	db_create pg plain destination >/dev/null
+	load_live plain
+	assert_success
+	[[ $(grep -c "(INSERT)" <<<"$stderr") -eq 4 ]] || fail "not four live INSERTs: $stderr"
+	want=$(events_md5 pg plain)
+	assert_equal "$(psql_c pg plain "SELECT count(*), max(id) FROM events")" "34|34"
+
+	# COPY writes an identity column's values as given; so does the INSERT
+	db_create pg identity destination >/dev/null
+	psql_c pg identity "ALTER TABLE events ALTER id ADD GENERATED ALWAYS AS IDENTITY" >/dev/null
+	load_live identity
+	assert_success
+	[[ $(grep -c "(INSERT)" <<<"$stderr") -eq 4 ]] || fail "identity: not four live INSERTs: $stderr"
+	assert_equal "$(events_md5 pg identity)" "$want"
+
+	# COPY ignores rules, an INSERT obeys them: DO INSTEAD NOTHING would drop events
+	db_create pg rules destination >/dev/null
+	psql_c pg rules "CREATE RULE drop_all AS ON INSERT TO events DO INSTEAD NOTHING" >/dev/null
+	load_live rules
+	assert_success
+	[[ $stderr == *"events table has rules"*"every batch is a COPY"* ]] || fail "rules: $stderr"
+	[[ $stderr != *"(INSERT)"* ]] || fail "rules: a live INSERT: $stderr"
+	assert_equal "$(events_md5 pg rules)" "$want"
+
+	# a trigger that refuses the INSERT and takes the COPY: one refusal, then COPY
+	db_create pg refuses destination >/dev/null
+	psql_c pg refuses "CREATE FUNCTION no_insert() RETURNS trigger LANGUAGE plpgsql AS
+		\$\$BEGIN IF current_query() LIKE 'INSERT%' THEN RAISE 'no INSERT here'; END IF;
+		RETURN NEW; END\$\$;
+		CREATE TRIGGER no_insert BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION no_insert()" >/dev/null
+	load_live refuses
+	assert_success
+	[[ $(grep -c "the live INSERT was refused" <<<"$stderr") -eq 1 ]] || fail "refuses: $stderr"
+	[[ $stderr == *"no INSERT here"* && $stderr != *"(INSERT)"* ]] || fail "refuses: $stderr"
+	assert_equal "$(events_md5 pg refuses)" "$want"
+}
+
+@test "a trigger that skips rows is named and stops slate-load, live or COPY" {
+	for name in skiplive skipcopy; do
+		db_create pg $name destination >/dev/null
+		psql_c pg $name "CREATE FUNCTION skip_32() RETURNS trigger LANGUAGE plpgsql AS
+			\$\$BEGIN IF NEW.id = 32 THEN RETURN NULL; END IF; RETURN NEW; END\$\$;
+			CREATE TRIGGER skip_32 BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION skip_32()" >/dev/null
+	done
+	load_live skiplive
+	assert_failure 4
+	[[ $(grep -c ERROR <<<"$stderr") -eq 1 ]] || fail "not one error line: $stderr"
+	[[ $stderr == *"the destination wrote 0 of the 1 events of its INSERT through id 32"* ]] || fail "$stderr"
+	assert_equal "$(psql_c pg skiplive "SELECT count(*), max(id) FROM events")" "31|31"
+
+	live_stream >"$BATS_TEST_TMPDIR/skip.mp"
+	run --separate-stderr slate-load --log-format=text "$(cluster_conninfo pg skipcopy)" <"$BATS_TEST_TMPDIR/skip.mp"
+	assert_failure 4
+	[[ $stderr == *"the destination wrote 33 of the 34 events of its COPY through id 34"* ]] || fail "$stderr"
+}
+
 # follow_to FILE: slate-extract --follow of the source into FILE
 follow_to() {
 	slate-extract --follow --log-format=text "$SRC" >"$1"

@@ -43,8 +43,12 @@ extract_live(extract *x, uint64_t *written)
 						"ORDER BY id LIMIT " STR(LIVE_ROWS), 0, NULL);
 		x->live = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
 		if (x->live < 0)
+		{
+			char		why[512];
+
 			log_debug("no prepared live query (%s); every wake runs a COPY",
-					  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+					  conn_why(&x->src, res, why, sizeof(why)));
+		}
 		PQclear(res);
 	}
 	if (x->live < 0)

@@ -145,6 +145,25 @@ copy_failed(load *l, const PGresult *res)
 	l->status = EXIT_INPUT;
 }
 
+/*
+ * The server wrote as many rows as were sent.  A row trigger that returns
+ * NULL skips rows without an error; the batch is committed by then, so say
+ * exactly what happened and stop rather than go on past a hole.
+ */
+static bool
+count_is(load *l, PGresult *res, const char *how, uint64_t n, uint64_t last)
+{
+	const char *rows = PQcmdTuples(res);
+
+	if (strtoull(rows, NULL, 10) == n)
+		return true;
+	log_error("the destination wrote %s of the %" PRIu64 " events of its %s through id %" PRIu64
+			  " (a trigger on events that skips rows?); the table is no longer a copy of the source",
+			  rows[0] ? rows : "none", n, how, last);
+	l->status = EXIT_REFUSED;
+	return false;
+}
+
 /* the batch through l->pos is committed, by "how" (COPY or INSERT) */
 static void
 batch_committed(load *l, const char *how)
@@ -181,6 +200,8 @@ batch_end(load *l, const char *abort_reason)
 			copy_failed(l, res);
 			ok = false;
 		}
+		else if (abort_reason == NULL && !count_is(l, res, "COPY", l->batch_events, l->pos))
+			ok = false;
 		PQclear(res);
 	}
 	if (l->restore && !restore_batch_end(l, ok && abort_reason == NULL))
@@ -267,23 +288,40 @@ spill(load *l)
  * arrays are cut from the held rows as they are.
  */
 static const char live_sql[] =
-	"INSERT INTO events (id, ts, event) "
+	"INSERT INTO events (id, ts, event) OVERRIDING SYSTEM VALUE "
 	"SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::jsonb[])";
 
+/*
+ * The INSERT must do what the COPY does.  COPY writes an identity column's
+ * values as given, hence OVERRIDING SYSTEM VALUE; COPY ignores rules, an
+ * INSERT obeys them (DO INSTEAD NOTHING would drop the events), so a table
+ * with rules gets COPY only.
+ */
 static bool
 live_usable(load *l)
 {
 	PGresult   *res;
+	char		why[512];
 
-	if (l->live == 0)
+	if (l->live != 0)
+		return l->live > 0;
+	l->live = -1;
+	res = PQexec(l->dst.pg, "SELECT relhasrules FROM pg_class WHERE oid = 'events'::regclass");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		log_debug("no live INSERT (%s); every batch is a COPY", conn_why(&l->dst, res, why, sizeof(why)));
+	else if (strcmp(PQgetvalue(res, 0, 0), "f") != 0)
+		log_info("the destination's events table has rules, which COPY ignores and an INSERT obeys: "
+				 "every batch is a COPY");
+	else
 	{
-		res = PQprepare(l->dst.pg, "slate_live", live_sql, 0, NULL);
-		l->live = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
-		if (l->live < 0)
-			log_debug("no live INSERT (%s); every batch is a COPY",
-					  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 		PQclear(res);
+		res = PQprepare(l->dst.pg, "slate_live", live_sql, 0, NULL);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			l->live = 1;
+		else
+			log_debug("no live INSERT (%s); every batch is a COPY", conn_why(&l->dst, res, why, sizeof(why)));
 	}
+	PQclear(res);
 	return l->live > 0;
 }
 
@@ -355,14 +393,20 @@ live_insert(load *l)
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : PQstatus(l->dst.pg) == CONNECTION_OK ? 0 : -1;
 	if (ok == 0)
 	{
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		char		why[512];
 
-		log_debug("the live INSERT was refused (%s); sending it as a COPY",
-				  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-		/* the statement is gone (a pooler between us and the server): COPY from now on */
-		if (state != NULL && strcmp(state, "26000") == 0)
-			l->live = -1;
+		/*
+		 * Sent again as a COPY, the same rows either fail there too, naming
+		 * the event, and the run ends; or they commit, and the INSERT is what
+		 * this destination refuses (a trigger, a pooler that lost the
+		 * statement): COPY from now on rather than a refusal per transaction.
+		 */
+		log_debug("the live INSERT was refused (%s); sending it as a COPY, and every batch after it",
+				  conn_why(&l->dst, res, why, sizeof(why)));
+		l->live = -1;
 	}
+	else if (ok > 0 && !count_is(l, res, "INSERT", l->hold_events, l->hold_last))
+		ok = -1;
 	else if (ok < 0)
 	{
 		conn_report(&l->dst, "INSERT failed", res);
