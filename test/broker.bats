@@ -118,12 +118,13 @@ assert_stream_is_source() {
 	assert_stream_is_source
 }
 
-@test "the message layout: body is the event's stream message, headers carry id and boundary" {
+@test "the message layout: body is the event's stream message, headers carry id, expected sequence and boundary" {
 	run -0 publish
 	# sequence 15 is the last event of insert_events' first transaction of 15
 	reply=$(nats_api "\$JS.API.STREAM.MSG.GET.$STREAM" '{"seq":15}')
 	hdrs=$(grep -o '"hdrs":"[^"]*"' <<<"$reply" | cut -d'"' -f4 | base64 -d)
 	assert_regex "$hdrs" $'Nats-Msg-Id: 15\r'
+	assert_regex "$hdrs" $'Nats-Expected-Last-Sequence: 14\r'
 	assert_regex "$hdrs" $'Slate-Boundary: true\r'
 	reply=$(nats_api "\$JS.API.STREAM.MSG.GET.$STREAM" '{"seq":14}')
 	hdrs=$(grep -o '"hdrs":"[^"]*"' <<<"$reply" | cut -d'"' -f4 | base64 -d)

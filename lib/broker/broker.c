@@ -103,8 +103,7 @@ broker_report(const char *what, natsStatus s, jsErrCode ec)
 }
 
 bool
-broker_connect(broker *b, const broker_opts *o, int64_t max_pending,
-			   jsPubAckHandler ack_handler, void *closure)
+broker_connect(broker *b, const broker_opts *o)
 {
 	natsOptions *no = NULL;
 	natsStatus	s;
@@ -162,13 +161,6 @@ broker_connect(broker *b, const broker_opts *o, int64_t max_pending,
 	}
 	jsOptions_Init(&jo);
 	jo.Wait = 10000;
-	if (max_pending > 0)
-	{
-		jo.PublishAsync.MaxPending = max_pending;
-		jo.PublishAsync.AckHandler = ack_handler;
-		jo.PublishAsync.AckHandlerClosure = closure;
-		jo.PublishAsync.StallWait = 1000;
-	}
 	s = natsConnection_JetStream(&b->js, b->nc, &jo);
 	if (s != NATS_OK)
 	{

@@ -76,8 +76,7 @@ bool		broker_opt_case(broker_opts *o, int c, const char *arg);
 bool		broker_opts_check(const char *prog, broker_opts *o);
 
 /* connect and open JetStream; logs one error and returns false on failure */
-bool		broker_connect(broker *b, const broker_opts *o, int64_t max_pending,
-						   jsPubAckHandler ack_handler, void *closure);
+bool		broker_connect(broker *b, const broker_opts *o);
 void		broker_close(broker *b);
 
 /* log "what: libnats' text (JetStream's error text)" */

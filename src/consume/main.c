@@ -377,7 +377,7 @@ main(int argc, char **argv)
 		log_error("out of memory");
 		k.status = EXIT_IO;
 	}
-	else if (!broker_connect(&k.b, &k.bo, 0, NULL, NULL))
+	else if (!broker_connect(&k.b, &k.bo))
 		k.status = stop_requested ? EXIT_OK : EXIT_DB;
 	else if ((k.status = broker_read_ends(&k.b, &k.ends)) != EXIT_OK)
 		;

@@ -44,21 +44,39 @@ typedef struct publisher
 	char	   *first_buf;
 
 	/*
-	 * The event read last is held back until the next message says whether
-	 * a source transaction ends with it (a boundary marker, an end, or the
-	 * next event's different ts): its message then carries Slate-Boundary.
+	 * The event read last is held back, encoded in buf, until the next
+	 * message says whether a source transaction ends with it (a boundary
+	 * marker, an end, or the next event's different ts): its message then
+	 * carries Slate-Boundary.
 	 */
-	natsMsg    *held;
+	bool		held;
 	uint64_t	held_id;
+	size_t		held_len;
 
 	char	   *buf;			/* encoding buffer */
 	size_t		buf_size;
 	int			max_payload;
 
-	/* written by the library's ack thread */
+	/*
+	 * Acknowledgements.  Every message says where the stream must end before
+	 * it (Nats-Expected-Last-Sequence), so the server appends it at its own
+	 * sequence or not at all, and a message refused makes every later one
+	 * refused too.  So an acknowledgement is asked for only every ack_every
+	 * messages, and before input goes idle or ends: each one vouches for all
+	 * the messages before it.  They come to ack_inbox.<id>.
+	 */
+	natsSubscription *acks;
+	char		ack_inbox[128];
+	int64_t		ack_every;
+	uint64_t	published_id;	/* last id sent */
+	uint64_t	asked_id;		/* last id sent asking for an acknowledgement */
+
+	/* written by the library's thread that delivers the acknowledgements */
 	pthread_mutex_t mu;
+	pthread_cond_t acked;
 	bool		failed;
 	uint64_t	acked_id;
+	double		ack_progress;	/* when acked_id last moved, or an ask began a wait */
 	char		error[512];
 	int			error_status;
 	uint64_t	wrong_seq_id;	/* the first failure: this event found another end */
@@ -124,45 +142,119 @@ has_failed(publisher *p)
 	return f;
 }
 
+/* the value of "key": in a flat JSON acknowledgement, or NULL */
+static const char *
+ack_field(const char *json, const char *key)
+{
+	char		k[32];
+	const char *v;
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	v = strstr(json, k);
+	return v ? v + strlen(k) : NULL;
+}
+
 /*
- * The library's ack callback.  Every acknowledgement must put its id at the
+ * An acknowledgement, from the library's thread: {"stream":S,"seq":N} (with
+ * "duplicate":true when the id was in the stream already), or {"error":
+ * {"code":C,"err_code":E,"description":D}}.  It must put its id at the
  * sequence the ids imply: a duplicate (another publisher of the same source
  * got there first) is harmless exactly when it does.
  */
 static void
-on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
 	publisher  *p = closure;
-	uint64_t	id = 0;
+	const char *subject = natsMsg_GetSubject(msg);
+	const char *dot = strrchr(subject, '.');
+	uint64_t	id = dot ? strtoull(dot + 1, NULL, 10) : 0;
+	char		json[512];
+	const char *v;
+	uint64_t	seq;
 
-	broker_msg_id(msg, &id);
+	snprintf(json, sizeof(json), "%.*s", natsMsg_GetDataLength(msg), natsMsg_GetData(msg));
 	pthread_mutex_lock(&p->mu);
-	if (pae != NULL)
+	if (natsMsg_IsNoResponders(msg))
+		fail_locked(p, EXIT_DB, "%s: no stream takes subject %s any more (deleted?); event %" PRIu64
+					" was not published", p->b.desc, p->b.subject, id);
+	else if ((v = ack_field(json, "error")) != NULL)
 	{
-		if (pae->ErrCode == JSStreamWrongLastSequenceErr || pae->ErrCode == JSStreamWrongLastMsgIDErr)
+		uint64_t	code = (v = ack_field(json, "err_code")) ? strtoull(v, NULL, 10) : 0;
+		const char *d = ack_field(json, "description");
+		int			dlen = d && *d == '"' ? (int) strcspn(d + 1, "\"") : 0;
+
+		if (code == JSStreamWrongLastSequenceErr || code == JSStreamWrongLastMsgIDErr)
 		{
 			/* report_failure tells another publisher from lost messages */
 			if (!p->failed)
 				p->wrong_seq_id = id;
-			fail_locked(p, EXIT_REFUSED, "%s: event %" PRIu64 " no longer goes at the stream's end (%s)",
-						p->b.desc, id, pae->ErrText ? pae->ErrText : "wrong last sequence");
+			fail_locked(p, EXIT_REFUSED, "%s: event %" PRIu64 " no longer goes at the stream's end (%.*s)",
+						p->b.desc, id, dlen, dlen ? d + 1 : "");
 		}
-		else if (pae->Err == NATS_TIMEOUT)
-			fail_locked(p, EXIT_DB, "%s: no acknowledgement of event %" PRIu64 " within %d s",
-						p->b.desc, id, ACK_WAIT_MS / 1000);
 		else
-			fail_locked(p, EXIT_DB, "%s: publishing event %" PRIu64 " failed: %s%s%s", p->b.desc, id,
-						natsStatus_GetText(pae->Err), pae->ErrText ? ": " : "",
-						pae->ErrText ? pae->ErrText : "");
+			fail_locked(p, EXIT_DB, "%s: publishing event %" PRIu64 " failed: %.*s (JetStream error %"
+						PRIu64 ")", p->b.desc, id, dlen, dlen ? d + 1 : "", code);
 	}
-	else if (pa != NULL && pa->Sequence != id - p->first_id + 1)
+	else if ((v = ack_field(json, "seq")) == NULL || id < p->first_id || id == 0)
+		fail_locked(p, EXIT_DB, "%s: an acknowledgement that makes no sense (%s, for %s)",
+					p->b.desc, json, subject);
+	else if ((seq = strtoull(v, NULL, 10)) != id - p->first_id + 1)
 		fail_locked(p, EXIT_REFUSED, "%s: event %" PRIu64 " was acknowledged at sequence %" PRIu64
-					" instead of %" PRIu64 "%s", p->b.desc, id, pa->Sequence, id - p->first_id + 1,
-					pa->Duplicate ? " (a duplicate of another message)" : "");
-	else if (pa != NULL && id > p->acked_id)
+					" instead of %" PRIu64 "%s", p->b.desc, id, seq, id - p->first_id + 1,
+					ack_field(json, "duplicate") ? " (a duplicate of another message)" : "");
+	else if (id > p->acked_id)
+	{
 		p->acked_id = id;
+		p->ack_progress = now_s();
+	}
+	pthread_cond_broadcast(&p->acked);
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(msg);
+}
+
+/*
+ * Wait, under the lock, until the acknowledgements reach id or something
+ * fails; false when ACK_WAIT_MS pass without any arriving (recorded as the
+ * failure) or a stop is requested.
+ */
+static bool
+wait_acked_locked(publisher *p, uint64_t id)
+{
+	while (p->acked_id < id && !p->failed)
+	{
+		struct timespec until;
+		double		deadline = p->ack_progress + ACK_WAIT_MS / 1000.0;
+
+		if (stop_requested)
+			return false;
+		if (now_s() >= deadline)
+		{
+			fail_locked(p, EXIT_DB, "%s: no acknowledgement of the events after id %" PRIu64 " within %d s",
+						p->b.desc, p->acked_id, ACK_WAIT_MS / 1000);
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;	/* wake now and then for a stop */
+		if (until.tv_nsec >= 1000000000L)
+		{
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->acked, &p->mu, &until);
+	}
+	return !p->failed && p->acked_id >= id;
+}
+
+/* the same, taking the lock */
+static bool
+wait_acked(publisher *p, uint64_t id)
+{
+	bool		ok;
+
+	pthread_mutex_lock(&p->mu);
+	ok = wait_acked_locked(p, id);
+	pthread_mutex_unlock(&p->mu);
+	return ok;
 }
 
 /*
@@ -175,7 +267,6 @@ on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 static void
 report_failure(publisher *p)
 {
-	jsPubOptions po;
 	broker_ends ends;
 	uint64_t	id;
 
@@ -191,9 +282,7 @@ report_failure(publisher *p)
 		p->status = p->error_status;
 		return;
 	}
-	jsPubOptions_Init(&po);
-	po.MaxWait = ACK_WAIT_MS;
-	js_PublishAsyncComplete(p->b.js, &po);
+	(void) wait_acked(p, p->asked_id);	/* what was in flight lands first */
 	if (broker_read_ends(&p->b, &ends) != EXIT_OK)
 		ends.last_id = 0;
 	if (ends.last_id >= id)
@@ -212,80 +301,114 @@ report_failure(publisher *p)
 	broker_ends_clear(&ends);
 }
 
-/* wait for every publish in flight; false when one failed (logged, status set) */
+/*
+ * Wait for the acknowledgement of every publish that asked for one (at an end,
+ * the last); false when one failed (logged, status set).
+ */
 static bool
 complete(publisher *p)
 {
-	jsPubOptions po;
-	natsStatus	s;
-
-	jsPubOptions_Init(&po);
-	po.MaxWait = ACK_WAIT_MS * 3;
-	s = js_PublishAsyncComplete(p->b.js, &po);
-	if (has_failed(p))
+	if (natsConnection_Flush(p->b.nc) != NATS_OK && !stop_requested)
+		log_debug("could not flush to %s; waiting for the acknowledgements anyway", p->b.desc);
+	if (!wait_acked(p, p->asked_id) && !stop_requested)
 	{
 		report_failure(p);
-		return false;
-	}
-	if (s != NATS_OK)
-	{
-		broker_report("waiting for the acknowledgements of the last events", s, 0);
-		p->status = EXIT_DB;
 		return false;
 	}
 	return true;
 }
 
-/* publish the held event; boundary: a source transaction ends with it */
+/* a header of message m, or false with the error logged and the status set */
 static bool
-publish_held(publisher *p, bool boundary)
+set_header(publisher *p, natsMsg *m, const char *key, const char *value)
 {
-	jsPubOptions po;
-	char		id[24];
-	natsStatus	s;
+	natsStatus	s = natsMsgHeader_Set(m, key, value);
 
-	if (p->held == NULL)
+	if (s == NATS_OK)
 		return true;
-	snprintf(id, sizeof(id), "%" PRIu64, p->held_id);
-	jsPubOptions_Init(&po);
-	po.MsgId = id;
-	po.MaxWait = ACK_WAIT_MS;
-	/* the stream's end must be where we think, or nothing is appended */
-	if (p->next_seq == 1)
-		po.ExpectNoMessage = true;
-	else
-		po.ExpectLastSeq = p->next_seq - 1;
-	if (boundary && natsMsgHeader_Set(p->held, BROKER_HDR_BOUNDARY, "true") != NATS_OK)
+	broker_report("could not set a header", s, 0);
+	p->status = EXIT_DB;
+	return false;
+}
+
+/*
+ * Publish the held event; boundary: a source transaction ends with it; ask:
+ * ask for an acknowledgement (input goes idle or ends), as every ack_every
+ * messages do anyway.  At most window messages go unacknowledged.
+ */
+static bool
+publish_held(publisher *p, bool boundary, bool ask)
+{
+	char		id[24],
+				last[24],
+				reply[160];
+	natsMsg    *m = NULL;
+	natsStatus	s;
+	bool		ok;
+
+	if (!p->held)
+		return true;
+	p->held = false;
+	if (p->first_id == 0)
 	{
-		broker_report("could not set a header", NATS_NO_MEMORY, 0);
-		p->status = EXIT_DB;
-		return false;
+		pthread_mutex_lock(&p->mu);
+		p->first_id = p->held_id;	/* the acknowledgements' sequences count from it */
+		pthread_mutex_unlock(&p->mu);
 	}
-	for (;;)
+	/* room in the window: wait for the acknowledgements to catch up */
+	pthread_mutex_lock(&p->mu);
+	if (p->published_id - p->acked_id >= (uint64_t) p->window && !p->failed)
 	{
-		/* the window is full: the call waits StallWait, then we try again */
-		s = js_PublishMsgAsync(p->b.js, &p->held, &po);
-		if (s != NATS_TIMEOUT || has_failed(p) || stop_requested)
-			break;
+		if (p->acked_id == p->asked_id)
+			p->ack_progress = now_s();
+		(void) wait_acked_locked(p, p->published_id - (uint64_t) p->window + 1);
 	}
-	natsMsg_Destroy(p->held);	/* no-op once the library took it */
-	p->held = NULL;
-	if (has_failed(p))
+	ok = !p->failed;
+	pthread_mutex_unlock(&p->mu);
+	if (!ok)
 	{
 		report_failure(p);
 		return false;
 	}
+	if (stop_requested)
+		return false;
+
+	ask = ask || p->count % (uint64_t) p->ack_every == (uint64_t) p->ack_every - 1;
+	snprintf(id, sizeof(id), "%" PRIu64, p->held_id);
+	snprintf(last, sizeof(last), "%" PRIu64, p->next_seq - 1);
+	snprintf(reply, sizeof(reply), "%s.%s", p->ack_inbox, id);
+	s = natsMsg_Create(&m, p->b.subject, ask ? reply : NULL, p->buf, (int) p->held_len);
 	if (s != NATS_OK)
+	{
+		broker_report("could not make a message", s, 0);
+		p->status = EXIT_DB;
+		return false;
+	}
+	/* the stream's end must be where we think, or nothing is appended */
+	ok = set_header(p, m, BROKER_HDR_ID, id) &&
+		set_header(p, m, "Nats-Expected-Last-Sequence", last) &&
+		(!boundary || set_header(p, m, BROKER_HDR_BOUNDARY, "true"));
+	if (ok && ask)
+	{
+		pthread_mutex_lock(&p->mu);
+		if (p->acked_id == p->asked_id)
+			p->ack_progress = now_s();	/* the wait for this one starts now */
+		p->asked_id = p->held_id;
+		pthread_mutex_unlock(&p->mu);
+	}
+	if (ok && (s = natsConnection_PublishMsg(p->b.nc, m)) != NATS_OK)
 	{
 		if (!stop_requested)
 		{
 			broker_report("could not publish", s, 0);
 			p->status = EXIT_DB;
 		}
-		return false;
+		ok = false;
 	}
-	if (p->first_id == 0)
-		p->first_id = p->held_id;
+	natsMsg_Destroy(m);
+	if (!ok)
+		return false;
+	p->published_id = p->held_id;
 	p->next_seq++;
 	p->count++;
 	return true;
@@ -297,7 +420,6 @@ hold(publisher *p, const stream_event *e)
 {
 	size_t		need = e->event_len + STREAM_EVENT_OVERHEAD;
 	size_t		len;
-	natsStatus	s;
 
 	if (need > p->buf_size)
 	{
@@ -321,14 +443,9 @@ hold(publisher *p, const stream_event *e)
 		p->status = EXIT_REFUSED;
 		return false;
 	}
-	s = natsMsg_Create(&p->held, p->b.subject, NULL, p->buf, (int) len);
-	if (s != NATS_OK)
-	{
-		broker_report("could not make a message", s, 0);
-		p->status = EXIT_DB;
-		return false;
-	}
+	p->held = true;
 	p->held_id = e->id;
+	p->held_len = len;
 	return true;
 }
 
@@ -428,7 +545,11 @@ check_header(publisher *p, const stream_header *h)
 			ok = false;
 		}
 	}
+	pthread_mutex_lock(&p->mu);
 	p->first_id = ends.first_id;
+	/* what the stream holds is acknowledged; the window counts from there */
+	p->published_id = p->asked_id = p->acked_id = ends.last_id;
+	pthread_mutex_unlock(&p->mu);
 	p->last_id = ends.last_id;
 	p->next_seq = ends.last_seq + 1;
 	broker_ends_clear(&ends);
@@ -461,7 +582,7 @@ check_header(publisher *p, const stream_header *h)
 static bool
 on_event(publisher *p, const stream_event *e, uint64_t offset)
 {
-	bool		empty = p->next_seq == 1 && p->held == NULL;
+	bool		empty = p->next_seq == 1 && !p->held;
 
 	if (e->id <= p->last_id)
 		return true;			/* already in the stream */
@@ -480,7 +601,7 @@ on_event(publisher *p, const stream_event *e, uint64_t offset)
 		p->status = EXIT_REFUSED;
 		return false;
 	}
-	if (!publish_held(p, p->held != NULL && e->ts != p->last_ts))
+	if (!publish_held(p, p->held && e->ts != p->last_ts, false))
 		return false;
 	if (!hold(p, e))
 		return false;
@@ -502,6 +623,11 @@ wait_input(publisher *p)
 	{
 		if (stop_requested)
 			return false;
+		pthread_mutex_lock(&p->mu);
+		if (p->acked_id < p->asked_id && now_s() >= p->ack_progress + ACK_WAIT_MS / 1000.0)
+			fail_locked(p, EXIT_DB, "%s: no acknowledgement of the events after id %" PRIu64 " within %d s",
+						p->b.desc, p->acked_id, ACK_WAIT_MS / 1000);
+		pthread_mutex_unlock(&p->mu);
 		if (has_failed(p))
 		{
 			report_failure(p);
@@ -509,6 +635,13 @@ wait_input(publisher *p)
 		}
 	}
 	return true;
+}
+
+/* more input is there to read now: no need to ask for an acknowledgement yet */
+static bool
+input_at_hand(publisher *p)
+{
+	return stream_reader_buffered(p->in) || io_readable(STDIN_FILENO, 0);
 }
 
 static void
@@ -533,7 +666,7 @@ run(publisher *p)
 			if (p->have_header)
 			{
 				/* published without a boundary: consumers keep waiting for its transaction's end */
-				if (publish_held(p, false))
+				if (publish_held(p, false, true))
 					log_error("stdin ends without an end marker (the stream was cut) after id %" PRIu64,
 							  p->last_id);
 				if (p->status == EXIT_OK)
@@ -568,7 +701,9 @@ run(publisher *p)
 				break;
 			case MSG_BOUNDARY:
 			case MSG_END:
-				if (p->held != NULL && m.last_id == p->held_id && !publish_held(p, true))
+				/* ask for an acknowledgement at an end, or before input goes idle */
+				if (p->held && m.last_id == p->held_id &&
+					!publish_held(p, true, m.type == MSG_END || !input_at_hand(p)))
 					return;
 				if (m.type == MSG_END)
 				{
@@ -584,6 +719,31 @@ run(publisher *p)
 				return;
 		}
 	}
+}
+
+/* the acknowledgements come to a subscription of our own, ack_inbox.<id> */
+static bool
+subscribe_acks(publisher *p)
+{
+	natsInbox  *inbox = NULL;
+	char		subject[160];
+	natsStatus	s = natsInbox_Create(&inbox);
+
+	if (s == NATS_OK)
+	{
+		snprintf(p->ack_inbox, sizeof(p->ack_inbox), "%s", (const char *) inbox);
+		snprintf(subject, sizeof(subject), "%s.*", p->ack_inbox);
+		s = natsConnection_Subscribe(&p->acks, p->b.nc, subject, on_ack, p);
+	}
+	natsInbox_Destroy(inbox);
+	if (s == NATS_OK)
+		s = natsSubscription_SetPendingLimits(p->acks, -1, -1);
+	if (s != NATS_OK)
+	{
+		broker_report("could not subscribe to the acknowledgements", s, 0);
+		return false;
+	}
+	return true;
 }
 
 int
@@ -640,8 +800,11 @@ main(int argc, char **argv)
 	log_init(PROG, (enum log_format) common.log_format);
 	signals_init();
 	pthread_mutex_init(&p.mu, NULL);
-	if (!broker_connect(&p.b, &p.bo, position_only ? 0 : p.window, on_ack, &p))
+	pthread_cond_init(&p.acked, NULL);
+	p.ack_every = p.window / 4 > 0 ? p.window / 4 : 1;
+	if (!broker_connect(&p.b, &p.bo) || (!position_only && !subscribe_acks(&p)))
 	{
+		broker_close(&p.b);
 		nats_Close();
 		return stop_requested ? EXIT_OK : EXIT_DB;
 	}
@@ -676,8 +839,7 @@ main(int argc, char **argv)
 			run(&p);
 		}
 		/* what is in flight still lands (or fails) before we go */
-		natsMsg_Destroy(p.held);
-		p.held = NULL;
+		p.held = false;
 		if (p.count > 0 && p.status != EXIT_DB && !complete(&p) && stop_requested)
 			p.status = EXIT_OK;
 		if (p.status == EXIT_OK && !stop_requested)
@@ -688,8 +850,14 @@ main(int argc, char **argv)
 	}
 	free(p.buf);
 	free(p.first_buf);
+	if (p.acks != NULL)
+	{
+		natsSubscription_Unsubscribe(p.acks);
+		natsSubscription_Destroy(p.acks);
+	}
 	broker_close(&p.b);
 	nats_Close();
+	pthread_cond_destroy(&p.acked);
 	pthread_mutex_destroy(&p.mu);
 	return p.status;
 }
