@@ -14,10 +14,15 @@
 #            holds every event (the catch-up a new --publish/--via set-up does)
 #   direct8  8 x slate-extract | slate-load at once
 #   broker8  one slate-extract | slate-publish, 8 x slate-consume | slate-load
+#   stream1  slate-consume | slate-load from a stream that already holds every
+#            event (published once, untimed by the rounds: a destination
+#            joining a running broker set-up); stream8 the same, 8 at once
+# BROKER=0 leaves out broker1 and broker8.
 # Each first destination is checked with slate-diff, the others by count.
 # Prints wall seconds, events/s, the ratio broker/direct of the same round, the
 # source's connections during the copy (most seen), the peak RSS of
-# slate-publish and of one slate-consume, and the medians over the rounds.
+# slate-publish and of one slate-consume, the CPU seconds the whole machine
+# spent (servers included), and the medians over the rounds.
 set -euo pipefail
 
 N=${1:-1000000}
@@ -85,11 +90,18 @@ check() {
 	done
 }
 
-# direct K: K extract | load chains at once; prints seconds
+# cpu_busy: CPU seconds the whole machine has spent busy so far (every
+# process, the servers included; /proc/stat counts in 1/100 s)
+cpu_busy() {
+	awk '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / 100 }' /proc/stat
+}
+
+# direct K: K extract | load chains at once; sets SECONDS_, CPU_ and CONNS
 direct() {
-	local t i pids=()
+	local t c i pids=()
 	fresh "$1"
 	conns_start
+	c=$(cpu_busy)
 	t=$(now)
 	for ((i = 0; i < $1; i++)); do
 		(slate-extract --log-format=json "$SRC" | slate-load --log-format=json "${DSTS[i]}") 2>>"$TMP/log" &
@@ -97,6 +109,7 @@ direct() {
 	done
 	for p in "${pids[@]}"; do wait "$p"; done
 	SECONDS_=$(elapsed "$t")
+	CPU_=$(calc "$(cpu_busy) - $c")
 	CONNS=$(conns_stop)
 	check
 }
@@ -104,9 +117,10 @@ direct() {
 # broker K STREAM: publish into a new stream while K consume --follow | load
 # chains copy from it, until every destination holds N events; prints seconds
 broker() {
-	local t i pids=() pub stream=$2 done
+	local t c i pids=() pub stream=$2 done
 	fresh "$1"
 	conns_start
+	c=$(cpu_busy)
 	t=$(now)
 	(slate-extract --log-format=json "$SRC" |
 		/usr/bin/time -f '%M' -o "$TMP/pub.rss" slate-publish --log-format=json --stream "$stream" "$NATS_URL") 2>>"$TMP/log" &
@@ -132,6 +146,7 @@ broker() {
 		sleep 0.05
 	done
 	SECONDS_=$(elapsed "$t")
+	CPU_=$(calc "$(cpu_busy) - $c")
 	CONNS=$(conns_stop)
 	wait "$pub"
 	# --follow runs on: stop this round's consumers (by their stream)
@@ -144,16 +159,57 @@ broker() {
 	nats_api "\$JS.API.STREAM.DELETE.$stream" >/dev/null
 }
 
-printf '%-8s %5s %8s %10s %6s %6s %7s %7s   %s\n' case round seconds events/s ratio src_cn pub_MB con_MB "load average (after)"
+# from_stream K: K slate-consume | slate-load chains at once from the stream
+# "full" that already holds every event (a destination joining a running
+# broker set-up); sets SECONDS_, CPU_, CONNS and CON_MB
+from_stream() {
+	local t c i pids=()
+	fresh "$1"
+	conns_start
+	c=$(cpu_busy)
+	t=$(now)
+	for ((i = 0; i < $1; i++)); do
+		if ((i == 0)); then
+			/usr/bin/time -f '%M' -o "$TMP/con.rss" slate-consume --log-format=json --stream full "$NATS_URL" 2>>"$TMP/log" |
+				slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
+		else
+			slate-consume --log-format=json --stream full "$NATS_URL" 2>>"$TMP/log" |
+				slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
+		fi
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	SECONDS_=$(elapsed "$t")
+	CPU_=$(calc "$(cpu_busy) - $c")
+	CONNS=$(conns_stop)
+	CON_MB=$(calc "$(tail -1 "$TMP/con.rss") / 1024")
+	check
+}
+
+# the stream "full" for from_stream, published once; publishing alone is timed too
+t=$(now)
+c=$(cpu_busy)
+slate-extract --log-format=json "$SRC" 2>>"$TMP/log" |
+	/usr/bin/time -f '%M' -o "$TMP/pub.rss" slate-publish --log-format=json --stream full "$NATS_URL" 2>>"$TMP/log"
+echo "publish: $N events into the stream \"full\" alone (slate-extract | slate-publish) in $(printf %.2f "$(elapsed "$t")") s," \
+	"$(printf %.1f "$(calc "$(cpu_busy) - $c")") CPU s, publisher RSS $(printf %.1f "$(calc "$(tail -1 "$TMP/pub.rss") / 1024")") MB"
+echo
+
+printf '%-8s %5s %8s %10s %6s %6s %7s %7s %7s   %s\n' case round seconds events/s ratio src_cn pub_MB con_MB cpu_s "load average (after)"
 : >"$TMP/rows"
 for r in $(seq "$ROUNDS"); do
 	for k in 1 8; do
 		direct "$k"
 		d=$SECONDS_
-		printf '%-8s %5s %8.2f %10.0f %6s %6s %7s %7s   %s\n' "direct$k" "$r" "$d" "$(calc "$N / $d")" - "$CONNS" - - "$(loadavg)" | tee -a "$TMP/rows"
-		broker "$k" "b${r}k$k"
+		printf '%-8s %5s %8.2f %10.0f %6s %6s %7s %7s %7.1f   %s\n' "direct$k" "$r" "$d" "$(calc "$N / $d")" - "$CONNS" - - "$CPU_" "$(loadavg)" | tee -a "$TMP/rows"
+		if [[ ${BROKER:-1} != 0 ]]; then
+			broker "$k" "b${r}k$k"
+			b=$SECONDS_
+			printf '%-8s %5s %8.2f %10.0f %6.3f %6s %7.1f %7.1f %7.1f   %s\n' "broker$k" "$r" "$b" "$(calc "$N / $b")" "$(calc "$d / $b")" "$CONNS" "$PUB_MB" "$CON_MB" "$CPU_" "$(loadavg)" | tee -a "$TMP/rows"
+		fi
+		from_stream "$k"
 		b=$SECONDS_
-		printf '%-8s %5s %8.2f %10.0f %6.3f %6s %7.1f %7.1f   %s\n' "broker$k" "$r" "$b" "$(calc "$N / $b")" "$(calc "$d / $b")" "$CONNS" "$PUB_MB" "$CON_MB" "$(loadavg)" | tee -a "$TMP/rows"
+		printf '%-8s %5s %8.2f %10.0f %6.3f %6s %7s %7.1f %7.1f   %s\n' "stream$k" "$r" "$b" "$(calc "$N / $b")" "$(calc "$d / $b")" "$CONNS" - "$CON_MB" "$CPU_" "$(loadavg)" | tee -a "$TMP/rows"
 	done
 done
 echo
@@ -165,11 +221,13 @@ stat() {
 	[[ -n $vals ]] || { echo "- -"; return; }
 	echo "$(sed -n "$(((($(wc -l <<<"$vals") + 1) / 2)))p" <<<"$vals") $(tail -1 <<<"$vals")"
 }
-for c in direct1 broker1 direct8 broker8; do
+for c in direct1 broker1 stream1 direct8 broker8 stream8; do
+	grep -q "^$c " "$TMP/rows" || continue
 	read -r med worst < <(stat "$c" 3)
 	read -r rmed rworst < <(stat "$c" 5)
 	read -r pmed _ < <(stat "$c" 7)
 	read -r cmed _ < <(stat "$c" 8)
-	printf '%-8s %8.2f s [worst %6.2f]  %8.0f events/s  ratio %s [lowest %s]  publish %s MB, consume %s MB\n' \
-		"$c" "$med" "$worst" "$(calc "$N / $med")" "$rmed" "$(awk -v c="$c" '$1 == c && $5 != "-" { print $5 }' "$TMP/rows" | sort -g | head -1)" "$pmed" "$cmed"
+	read -r umed _ < <(stat "$c" 9)
+	printf '%-8s %8.2f s [worst %6.2f]  %8.0f events/s  ratio %s [lowest %s]  publish %s MB, consume %s MB  CPU %s s\n' \
+		"$c" "$med" "$worst" "$(calc "$N / $med")" "$rmed" "$(awk -v c="$c" '$1 == c && $5 != "-" { print $5 }' "$TMP/rows" | sort -g | head -1)" "$pmed" "$cmed" "$umed"
 done

@@ -187,6 +187,53 @@ assert_stream_is_source() {
 	assert_equal "$(events_md5 pg killc)" "$(events_md5 pg src)"
 }
 
+@test "kill -9 of nats-server, then its consumer deleted, under consume --follow | load: it reads on, byte-exact" {
+	# a source of its own: this test adds events
+	db_create pg srckn source
+	insert_events pg srckn 300
+	SRC=$(cluster_conninfo pg srckn)
+	run -0 publish
+	dst=$(fresh_dest pg killn)
+	mkfifo "$BATS_TEST_TMPDIR/pipe"
+	slate-load "$dst" <"$BATS_TEST_TMPDIR/pipe" 2>"$BATS_TEST_TMPDIR/load.log" &
+	load=$!
+	bg_track $load
+	slate-consume --stream "$STREAM" --follow --log-format=text "$NATS_URL" \
+		>"$BATS_TEST_TMPDIR/pipe" 2>"$BATS_TEST_TMPDIR/cons.log" &
+	cons=$!
+	bg_track $cons
+	wait_until 30 same_count killn srckn ||
+		fail "no catch-up: $(cat "$BATS_TEST_TMPDIR/cons.log")"
+	nats_kill
+	nats_restart
+	insert_events pg srckn 45
+	run -0 publish
+	wait_until 60 same_count killn srckn ||
+		fail "not caught up after the restart: $(cat "$BATS_TEST_TMPDIR/cons.log")"
+	assert_equal "$(events_md5 pg killn)" "$(events_md5 pg srckn)"
+	running "$cons" || fail "the consumer ended: $(cat "$BATS_TEST_TMPDIR/cons.log")"
+	# its JetStream consumer deleted under it: it notices, and reads on after its last id
+	names=$(nats_api "\$JS.API.CONSUMER.NAMES.$STREAM")
+	name=$(grep -o '"consumers":\["[^"]*' <<<"$names" | cut -d'"' -f4)
+	[[ -n $name ]] || fail "no consumer: $names"
+	nats_api "\$JS.API.CONSUMER.DELETE.$STREAM.$name" >/dev/null
+	insert_events pg srckn 30
+	run -0 publish
+	wait_until 60 same_count killn srckn ||
+		fail "not caught up after the deletion: $(cat "$BATS_TEST_TMPDIR/cons.log")"
+	assert_equal "$(events_md5 pg killn)" "$(events_md5 pg srckn)"
+	[[ $(cat "$BATS_TEST_TMPDIR/cons.log") == *"our consumer is gone"*"reading again after id"* ]] ||
+		fail "no word of the lost consumer: $(cat "$BATS_TEST_TMPDIR/cons.log")"
+	kill -TERM "$cons"
+	wait "$cons" || fail "slate-consume exited $? on SIGTERM"
+	wait "$load" || true
+}
+
+# same_count DB SRC: the destination DB holds as many events as the source SRC
+same_count() {
+	[[ $(events_count pg "$1") == $(events_count pg "$2") ]]
+}
+
 # start_fed_publisher NAME: slate-publish reading the fifo NAME, which the
 # test holds open for writing on fd FEED_NAME; sets PUB_NAME to its pid
 start_fed_publisher() {

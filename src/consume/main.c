@@ -19,6 +19,18 @@
 #define PROG "slate-consume"
 /* how long to wait for a message before looking at signals and flushing */
 #define WAIT_MS 100
+/*
+ * Messages the server sends ahead of our acknowledgements (the consumer's
+ * MaxAckPending), and how often we acknowledge: each acknowledgement covers
+ * every message before it (AckAll).  This bounds what waits in our memory to
+ * about 2 MB of events; the ordered consumer's flow control let 32 MB pile up.
+ */
+#define CONSUME_WINDOW 4096
+#define ACK_EVERY 1024
+/* heartbeats of an idle consumer, to notice one the server lost (ns) */
+#define HEARTBEAT_NS (5 * 1000000000LL)
+/* idle this long, ask whether our consumer still exists (deleted, or lost by the server) */
+#define CHECK_IDLE_S 5
 
 typedef struct consumer
 {
@@ -28,6 +40,11 @@ typedef struct consumer
 	stream_writer *out;
 	stream_reader *body;		/* decodes message bodies */
 	natsSubscription *sub;
+	natsMsg    *unacked;		/* the last message written, not yet acknowledged */
+	int			unacked_n;		/* messages written since the last acknowledgement */
+	uint64_t	resub_at;		/* a gap made us subscribe again at this id's sequence */
+	bool		resubscribe;	/* drop the subscription and read again after last_id */
+	double		last_heard;		/* when a message came or the consumer was last seen */
 	uint64_t	after;
 	bool		follow;
 	bool		check_only;		/* a header and an end marker only, for slate-load --check */
@@ -190,6 +207,15 @@ on_message(consumer *k, natsMsg *m, bool *done)
 		expect = k->first_id;
 	if (id < expect)
 		return true;			/* already written */
+	if (id != expect && k->resub_at != expect)
+	{
+		/* lost on the way (a reconnect): read again from the one we need, once */
+		log_info("%s: event %" PRIu64 " came where %" PRIu64 " was expected; reading again from %" PRIu64,
+				 k->b.desc, id, expect, expect);
+		k->resub_at = expect;
+		k->resubscribe = true;
+		return true;
+	}
 	if (id != expect)
 	{
 		log_error("%s is missing event %" PRIu64 " (sequence %" PRIu64 "): the next message holds id %"
@@ -223,11 +249,98 @@ on_message(consumer *k, natsMsg *m, bool *done)
 	return true;
 }
 
+/*
+ * Idle for a while: does the server still have our consumer?  An operator may
+ * have deleted it, or a server restarted without it; then nothing would ever
+ * come.  A server that does not answer is asked again later.
+ */
+static bool
+consumer_lost(consumer *k)
+{
+	jsConsumerInfo *ci = NULL;
+	jsOptions	jo;
+	jsErrCode	ec = 0;
+	natsStatus	s;
+
+	if (now_s() - k->last_heard < CHECK_IDLE_S)
+		return false;
+	k->last_heard = now_s();
+	jsOptions_Init(&jo);
+	jo.Wait = 1000;				/* a stop must not wait long */
+	s = natsSubscription_GetConsumerInfo(&ci, k->sub, &jo, &ec);
+	jsConsumerInfo_Destroy(ci);
+	return s == NATS_NOT_FOUND || ec == JSConsumerNotFoundErr;
+}
+
+/* acknowledge every message written so far (AckAll: the last one covers them) */
 static void
-run(consumer *k)
+ack_written(consumer *k)
+{
+	if (k->unacked == NULL)
+		return;
+	if (natsMsg_Ack(k->unacked, NULL) != NATS_OK)
+		log_debug("could not acknowledge id %" PRIu64 " (redelivered later, and skipped)", k->last_id);
+	natsMsg_Destroy(k->unacked);
+	k->unacked = NULL;
+	k->unacked_n = 0;
+}
+
+static void
+unsubscribe(consumer *k)
+{
+	natsMsg_Destroy(k->unacked);
+	k->unacked = NULL;
+	k->unacked_n = 0;
+	if (k->sub != NULL)
+	{
+		natsSubscription_Unsubscribe(k->sub);	/* deletes the server's consumer */
+		natsSubscription_Destroy(k->sub);
+	}
+	k->sub = NULL;
+}
+
+/*
+ * A push consumer from sequence seq on that sends at most CONSUME_WINDOW
+ * messages ahead of our acknowledgements.  Returns EXIT_OK, or EXIT_DB when
+ * JetStream refused (logged); a server that is away is retried.
+ */
+static int
+subscribe(consumer *k, uint64_t seq)
 {
 	jsSubOptions so;
 	jsErrCode	ec = 0;
+	natsStatus	s;
+	bool		said = false;
+
+	jsSubOptions_Init(&so);
+	so.Stream = k->b.stream;
+	so.ManualAck = true;
+	so.Config.DeliverPolicy = js_DeliverByStartSequence;
+	so.Config.OptStartSeq = seq;
+	so.Config.AckPolicy = js_AckAll;
+	so.Config.MaxAckPending = CONSUME_WINDOW;
+	so.Config.Heartbeat = HEARTBEAT_NS;
+	while ((s = js_SubscribeSync(&k->sub, k->b.js, k->b.subject, NULL, &so, &ec)) != NATS_OK)
+	{
+		if (ec != 0 || (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS && s != NATS_CONNECTION_DISCONNECTED))
+		{
+			broker_report("could not subscribe", s, ec);
+			return EXIT_DB;
+		}
+		if (!said)
+			log_info("%s is not answering (%s); trying again every second", k->b.desc, natsStatus_GetText(s));
+		said = true;
+		if (stop_requested || nanosleep(&(struct timespec) {1, 0}, NULL) != 0)
+			return EXIT_OK;		/* a signal: the loop sees the stop */
+	}
+	log_debug("reading %s from sequence %" PRIu64 " (after id %" PRIu64 ")", k->b.desc, seq, k->last_id);
+	k->last_heard = now_s();
+	return EXIT_OK;
+}
+
+static void
+run(consumer *k)
+{
 	natsStatus	s;
 	uint64_t	seq = start_seq(k);
 	bool		done = false;
@@ -262,55 +375,59 @@ run(consumer *k)
 		if (k->after >= k->stop_id)
 			done = true;		/* nothing to send */
 	}
-	if (!done)
-	{
-		/* an ordered push consumer: the server sends, in order, from seq on */
-		jsSubOptions_Init(&so);
-		so.Stream = k->b.stream;
-		so.Ordered = true;
-		so.Config.DeliverPolicy = js_DeliverByStartSequence;
-		so.Config.OptStartSeq = seq;
-		s = js_SubscribeSync(&k->sub, k->b.js, k->b.subject, NULL, &so, &ec);
-		if (s != NATS_OK)
-		{
-			broker_report("could not subscribe", s, ec);
-			k->status = EXIT_DB;
-			return;
-		}
-		log_debug("reading %s from sequence %" PRIu64 " (after id %" PRIu64 ")", k->b.desc, seq, k->after);
-	}
 	while (!done && !stop_requested)
 	{
 		natsMsg    *m = NULL;
-		bool		ok;
-
 		int			queued = 0,
 					queued_bytes = 0;
 
-		/* nothing more at hand: mark the boundary and flush before waiting */
-		if (natsSubscription_GetPending(k->sub, &queued, &queued_bytes) == NATS_OK && queued == 0 &&
-			!mark_and_flush(k))
+		if (k->sub == NULL)
 		{
-			k->status = output_failed();
-			return;
+			/* the message after the last one written: its sequence follows from the ids */
+			if (k->last_id >= k->first_id && k->first_id > 0)
+				seq = k->last_id - k->first_id + 2;
+			if ((k->status = subscribe(k, seq)) != EXIT_OK || k->sub == NULL)
+				return;
+		}
+		/* nothing more at hand: acknowledge, mark the boundary and flush before waiting */
+		if (natsSubscription_GetPending(k->sub, &queued, &queued_bytes) == NATS_OK && queued == 0)
+		{
+			ack_written(k);
+			if (!mark_and_flush(k))
+			{
+				k->status = output_failed();
+				return;
+			}
 		}
 		s = natsSubscription_NextMsg(&m, k->sub, WAIT_MS);
+		if (s == NATS_TIMEOUT && consumer_lost(k))
+			s = NATS_NOT_FOUND;
 		if (s == NATS_TIMEOUT)
 			continue;
-		if (s == NATS_MISMATCH)
-			continue;			/* the ordered consumer is being recreated where it was */
 		if (s != NATS_OK)
 		{
-			broker_report("could not read the next message", s, 0);
-			k->status = EXIT_DB;
-			return;
+			/* heartbeats missed, the consumer gone (a server restart): read again where we are */
+			log_info("%s: %s; reading again after id %" PRIu64, k->b.desc,
+					 s == NATS_NOT_FOUND ? "our consumer is gone (deleted, or lost in a restart)" :
+					 natsStatus_GetText(s), k->last_id);
+			unsubscribe(k);
+			continue;
 		}
-		ok = on_message(k, m, &done);
-		natsMsg_Destroy(m);
-		if (!ok)
+		k->last_heard = now_s();
+		if (!on_message(k, m, &done))
 		{
+			natsMsg_Destroy(m);
 			stream_flush(k->out);
 			return;
+		}
+		natsMsg_Destroy(k->unacked);
+		k->unacked = m;
+		if (++k->unacked_n >= ACK_EVERY)
+			ack_written(k);
+		if (k->resubscribe)
+		{
+			k->resubscribe = false;
+			unsubscribe(k);
 		}
 	}
 	if (done && (!mark_and_flush(k) || !stream_write_end(k->out, k->last_id, k->count)))
@@ -398,8 +515,7 @@ main(int argc, char **argv)
 	}
 	if (k.sub != NULL)
 	{
-		natsSubscription_Unsubscribe(k.sub);
-		natsSubscription_Destroy(k.sub);
+		unsubscribe(&k);
 	}
 	broker_ends_clear(&k.ends);
 	broker_close(&k.b);
