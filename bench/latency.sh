@@ -6,8 +6,8 @@
 #	bench/latency.sh [SINGLE] [FIFTEEN]	(default 1000 and 300 transactions)
 # Environment: RATE (concurrent inserter, 15-event transactions per second,
 # default 100, i.e. 1500 events/s), POLL_US (pause between the driver's polls
-# of the destination, default 50), PHASES (which of "slate slate-on logical"
-# to run, default all three), HOPS=1 (the programs write SLATE_TRACE marks
+# of the destination, default 50), PHASES (which of "slate slate-on broker
+# logical" to run, default "slate slate-on logical"), HOPS=1 (the programs write SLATE_TRACE marks
 # and each line is followed by the median time of each hop; the marks cost
 # a write(2) each, so leave it off for the figures themselves), TCP=1 (the
 # replicator reaches both servers over TCP on 127.0.0.1, as the subscription
@@ -23,6 +23,8 @@
 # pause between transactions.  Phases, one replicator running at a time:
 #   slate     pipeline.sh --source src --destination slate (the replicator)
 #   slate-on  the same chain with slate-load --synchronous-commit=on
+#   broker    through NATS JetStream: pipeline.sh --publish into a throwaway
+#             nats-server -js, and pipeline.sh --via from it to "brk"
 #   logical   CREATE PUBLICATION on src / CREATE SUBSCRIPTION on lr
 # Each phase: SINGLE one-event and FIFTEEN 15-event transactions idle, then
 # the same again while the concurrent inserter runs.
@@ -44,6 +46,17 @@ start_src_dst
 db_create src src source
 db_create dst slate destination
 db_create dst lr destination
+if [[ " $PHASES " == *" broker "* ]]; then
+	# shellcheck source=../test/nats.bash
+	source "$ROOT/test/nats.bash"
+	for p in slate-publish slate-consume; do
+		[[ -x $ROOT/bin/$p ]] || { echo "bench: build $ROOT/bin/$p first (make)" >&2; exit 2; }
+		cp "$ROOT/bin/$p" "$BIN/"
+	done
+	db_create dst brk destination
+	BRK=$(cluster_conninfo dst brk)
+	nats_start
+fi
 SRC=$(cluster_conninfo src src)
 SLATE=$(cluster_conninfo dst slate)
 LR=$(cluster_conninfo dst lr)
@@ -73,7 +86,7 @@ stop_pids() {
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
 }
-trap 'stop_pids; clusters_stop_all; rm -rf "$TMP"' EXIT
+trap 'stop_pids; [[ -n ${NATS_DIR:-} ]] && nats_stop; clusters_stop_all; rm -rf "$TMP"' EXIT
 
 # phase NAME DST: the four measurements against destination DST
 phase() {
@@ -124,6 +137,18 @@ pids+=($!)
 slate-load --synchronous-commit=on --log-format json "$REPL_DST" <"$TMP/events" 2>>"$TMP/pipeline.log" &
 pids+=($!)
 phase "slate, load sync commit on" "$SLATE"
+stop_pids
+fi
+
+# through the broker: the source published once, the destination fed from the stream
+if [[ " $PHASES " == *" broker "* ]]; then
+"$TMP/pipeline.sh" --source "$REPL_SRC" --publish "$NATS_URL" --stream lat --log-format json 2>>"$TMP/pipeline.log" &
+pids=($!)
+"$TMP/pipeline.sh" --via "$NATS_URL" --stream lat --destination "$(sed "s/dbname=slate/dbname=brk/" <<<"$REPL_DST")" \
+	--log-format json 2>>"$TMP/pipeline.log" &
+pids+=($!)
+catch_up "$BRK"
+phase "slate through NATS JetStream" "$BRK"
 stop_pids
 fi
 
