@@ -96,46 +96,59 @@ cpu_busy() {
 	awk '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / 100 }' /proc/stat
 }
 
-# direct K: K extract | load chains at once; sets SECONDS_, CPU_ and CONNS
-direct() {
-	local t c i pids=()
+# case_start K: K fresh destinations, watch the source's connections, start the clocks
+case_start() {
 	fresh "$1"
 	conns_start
-	c=$(cpu_busy)
-	t=$(now)
+	CPU0=$(cpu_busy)
+	T0=$(now)
+}
+
+# case_end: SECONDS_, CPU_ and CONNS of the case since case_start
+case_end() {
+	SECONDS_=$(elapsed "$T0")
+	CPU_=$(calc "$(cpu_busy) - $CPU0")
+	CONNS=$(conns_stop)
+}
+
+# consumers K STREAM [OPTION]...: K slate-consume | slate-load chains into
+# the destinations, the first one's peak RSS into $TMP/con.rss; sets PIDS
+consumers() {
+	local i k=$1 stream=$2 timer
+	shift 2
+	PIDS=()
+	for ((i = 0; i < k; i++)); do
+		timer=()
+		((i == 0)) && timer=(/usr/bin/time -f '%M' -o "$TMP/con.rss")
+		"${timer[@]}" slate-consume --log-format=json "$@" --stream "$stream" "$NATS_URL" 2>>"$TMP/log" |
+			slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
+		PIDS+=($!)
+	done
+}
+
+# direct K: K extract | load chains at once; sets SECONDS_, CPU_ and CONNS
+direct() {
+	local i pids=()
+	case_start "$1"
 	for ((i = 0; i < $1; i++)); do
 		(slate-extract --log-format=json "$SRC" | slate-load --log-format=json "${DSTS[i]}") 2>>"$TMP/log" &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p"; done
-	SECONDS_=$(elapsed "$t")
-	CPU_=$(calc "$(cpu_busy) - $c")
-	CONNS=$(conns_stop)
+	case_end
 	check
 }
 
 # broker K STREAM: publish into a new stream while K consume --follow | load
 # chains copy from it, until every destination holds N events; prints seconds
 broker() {
-	local t c i pids=() pub stream=$2 done
-	fresh "$1"
-	conns_start
-	c=$(cpu_busy)
-	t=$(now)
+	local i pub stream=$2 done
+	case_start "$1"
 	(slate-extract --log-format=json "$SRC" |
 		/usr/bin/time -f '%M' -o "$TMP/pub.rss" slate-publish --log-format=json --stream "$stream" "$NATS_URL") 2>>"$TMP/log" &
 	pub=$!
 	until [[ $(slate-publish --stream "$stream" --position "$NATS_URL" 2>/dev/null || echo 0) -gt 0 ]]; do sleep 0.01; done
-	for ((i = 0; i < $1; i++)); do
-		if ((i == 0)); then
-			/usr/bin/time -f '%M' -o "$TMP/con.rss" slate-consume --log-format=json --follow --stream "$stream" "$NATS_URL" 2>>"$TMP/log" |
-				slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
-		else
-			slate-consume --log-format=json --follow --stream "$stream" "$NATS_URL" 2>>"$TMP/log" |
-				slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
-		fi
-		pids+=($!)
-	done
+	consumers "$1" "$stream" --follow
 	# caught up: every destination holds N events
 	while :; do
 		done=1
@@ -145,13 +158,11 @@ broker() {
 		((done)) && break
 		sleep 0.05
 	done
-	SECONDS_=$(elapsed "$t")
-	CPU_=$(calc "$(cpu_busy) - $c")
-	CONNS=$(conns_stop)
+	case_end
 	wait "$pub"
 	# --follow runs on: stop this round's consumers (by their stream)
 	pkill -TERM -f "^slate-consume --log-format=json --follow --stream $stream " 2>/dev/null || true
-	for p in "${pids[@]}"; do wait "$p" || true; done
+	for p in "${PIDS[@]}"; do wait "$p" || true; done
 	# the last line: /usr/bin/time puts "Command terminated by signal" before it
 	PUB_MB=$(calc "$(tail -1 "$TMP/pub.rss") / 1024")
 	CON_MB=$(calc "$(tail -1 "$TMP/con.rss") / 1024")
@@ -163,25 +174,10 @@ broker() {
 # "full" that already holds every event (a destination joining a running
 # broker set-up); sets SECONDS_, CPU_, CONNS and CON_MB
 from_stream() {
-	local t c i pids=()
-	fresh "$1"
-	conns_start
-	c=$(cpu_busy)
-	t=$(now)
-	for ((i = 0; i < $1; i++)); do
-		if ((i == 0)); then
-			/usr/bin/time -f '%M' -o "$TMP/con.rss" slate-consume --log-format=json --stream full "$NATS_URL" 2>>"$TMP/log" |
-				slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
-		else
-			slate-consume --log-format=json --stream full "$NATS_URL" 2>>"$TMP/log" |
-				slate-load --log-format=json "${DSTS[i]}" 2>>"$TMP/log" &
-		fi
-		pids+=($!)
-	done
-	for p in "${pids[@]}"; do wait "$p"; done
-	SECONDS_=$(elapsed "$t")
-	CPU_=$(calc "$(cpu_busy) - $c")
-	CONNS=$(conns_stop)
+	case_start "$1"
+	consumers "$1" full
+	for p in "${PIDS[@]}"; do wait "$p"; done
+	case_end
 	CON_MB=$(calc "$(tail -1 "$TMP/con.rss") / 1024")
 	check
 }

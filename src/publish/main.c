@@ -150,8 +150,11 @@ ack_field(const char *json, const char *key)
 	const char *v;
 
 	snprintf(k, sizeof(k), "\"%s\":", key);
-	v = strstr(json, k);
-	return v ? v + strlen(k) : NULL;
+	if ((v = strstr(json, k)) == NULL)
+		return NULL;
+	for (v += strlen(k); *v == ' '; v++)
+		;
+	return v;
 }
 
 /*
