@@ -144,6 +144,8 @@ fi
 if [[ " $PHASES " == *" broker "* ]]; then
 "$TMP/pipeline.sh" --source "$REPL_SRC" --publish "$NATS_URL" --stream lat --log-format json 2>>"$TMP/pipeline.log" &
 pids=($!)
+# --via checks the stream at start-up: it must exist, with the first event
+until [[ $(slate-publish --stream lat --position "$NATS_URL" 2>/dev/null || echo 0) -gt 0 ]]; do sleep 0.05; done
 "$TMP/pipeline.sh" --via "$NATS_URL" --stream lat --destination "$(sed "s/dbname=slate/dbname=brk/" <<<"$REPL_DST")" \
 	--log-format json 2>>"$TMP/pipeline.log" &
 pids+=($!)

@@ -347,7 +347,8 @@ publish_held(publisher *p, bool boundary, bool ask)
 				reply[160];
 	natsMsg    *m = NULL;
 	natsStatus	s;
-	bool		ok;
+	bool		ok,
+				idle;
 
 	if (!p->held)
 		return true;
@@ -376,6 +377,7 @@ publish_held(publisher *p, bool boundary, bool ask)
 	if (stop_requested)
 		return false;
 
+	idle = ask;
 	ask = ask || p->count % (uint64_t) p->ack_every == (uint64_t) p->ack_every - 1;
 	snprintf(id, sizeof(id), "%" PRIu64, p->held_id);
 	snprintf(last, sizeof(last), "%" PRIu64, p->next_seq - 1);
@@ -411,6 +413,12 @@ publish_held(publisher *p, bool boundary, bool ask)
 	natsMsg_Destroy(m);
 	if (!ok)
 		return false;
+	/*
+	 * Input is idle (a live transaction) or over: send it now.  The library
+	 * would otherwise keep it in its buffer for a while, hoping for more.
+	 */
+	if (idle && (s = natsConnection_FlushTimeout(p->b.nc, 1000)) != NATS_OK)
+		log_debug("could not flush to %s (%s); the library sends it later", p->b.desc, natsStatus_GetText(s));
 	p->published_id = p->held_id;
 	p->next_seq++;
 	p->count++;
