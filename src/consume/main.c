@@ -27,8 +27,6 @@
  */
 #define CONSUME_WINDOW 4096
 #define ACK_EVERY 1024
-/* heartbeats of an idle consumer, to notice one the server lost (ns) */
-#define HEARTBEAT_NS (5 * 1000000000LL)
 /* idle this long, ask whether our consumer still exists (deleted, or lost by the server) */
 #define CHECK_IDLE_S 5
 
@@ -319,7 +317,6 @@ subscribe(consumer *k, uint64_t seq)
 	so.Config.OptStartSeq = seq;
 	so.Config.AckPolicy = js_AckAll;
 	so.Config.MaxAckPending = CONSUME_WINDOW;
-	so.Config.Heartbeat = HEARTBEAT_NS;
 	while ((s = js_SubscribeSync(&k->sub, k->b.js, k->b.subject, NULL, &so, &ec)) != NATS_OK)
 	{
 		if (ec != 0 || (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS && s != NATS_CONNECTION_DISCONNECTED))

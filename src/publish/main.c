@@ -215,6 +215,17 @@ on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 	natsMsg_Destroy(msg);
 }
 
+/* no acknowledgement for ACK_WAIT_MS: record that as the failure (under the lock) */
+static bool
+overdue_locked(publisher *p)
+{
+	if (now_s() < p->ack_progress + ACK_WAIT_MS / 1000.0)
+		return false;
+	fail_locked(p, EXIT_DB, "%s: no acknowledgement of the events after id %" PRIu64 " within %d s",
+				p->b.desc, p->acked_id, ACK_WAIT_MS / 1000);
+	return true;
+}
+
 /*
  * Wait, under the lock, until the acknowledgements reach id or something
  * fails; false when ACK_WAIT_MS pass without any arriving (recorded as the
@@ -226,16 +237,10 @@ wait_acked_locked(publisher *p, uint64_t id)
 	while (p->acked_id < id && !p->failed)
 	{
 		struct timespec until;
-		double		deadline = p->ack_progress + ACK_WAIT_MS / 1000.0;
-
 		if (stop_requested)
 			return false;
-		if (now_s() >= deadline)
-		{
-			fail_locked(p, EXIT_DB, "%s: no acknowledgement of the events after id %" PRIu64 " within %d s",
-						p->b.desc, p->acked_id, ACK_WAIT_MS / 1000);
+		if (overdue_locked(p))
 			break;
-		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200 * 1000000L;	/* wake now and then for a stop */
 		if (until.tv_nsec >= 1000000000L)
@@ -635,9 +640,8 @@ wait_input(publisher *p)
 		if (stop_requested)
 			return false;
 		pthread_mutex_lock(&p->mu);
-		if (p->acked_id < p->asked_id && now_s() >= p->ack_progress + ACK_WAIT_MS / 1000.0)
-			fail_locked(p, EXIT_DB, "%s: no acknowledgement of the events after id %" PRIu64 " within %d s",
-						p->b.desc, p->acked_id, ACK_WAIT_MS / 1000);
+		if (p->acked_id < p->asked_id)
+			(void) overdue_locked(p);
 		pthread_mutex_unlock(&p->mu);
 		if (has_failed(p))
 		{
